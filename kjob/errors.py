@@ -1,0 +1,106 @@
+"""One exception family for everything a user should see as one line, with its exit code.
+
+The exit codes are kjob's contract with scripts; they are the same for every subcommand and
+are listed in `kjob --help` and the README (EXIT_CODES below is the one source of both).
+"""
+
+from __future__ import annotations
+
+import click
+
+EXIT_CODES: dict[int, str] = {
+    0: "success; the job is DONE (status: the look succeeded)",
+    1: "the job ended in ERROR",
+    2: "usage error or bad local input (nothing was sent)",
+    3: "the job was CANCELLED",
+    4: "timed out, or the job has not finished",
+    5: "job not found",
+    6: "credentials refused (HTTP 401)",
+    7: "no cluster reachable, or no usable answer from any",
+    8: "the server refused the request (an ERROR answer)",
+    130: "interrupted (Ctrl-C)",
+}
+
+
+class KjobError(click.ClickException):
+    """Anything the user should see as one line, not a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def show(self, file=None) -> None:
+        click.echo(f"kjob: {self.format_message()}", file=file or click.get_text_stream("stderr"), err=True)
+
+
+class BadInput(KjobError):
+    """Local input that kjob refuses before sending anything: a payload, a file, an option."""
+
+    exit_code = 2
+
+
+class ProtocolError(KjobError):
+    """Bytes that are not what the protocol says: truncated Avro, a wrong schema, bad JSON.
+
+    Raised by the codec. A server's answer that cannot be read leaves kjob with no usable
+    cluster (exit 7); the layer that reads local input re-raises it as BadInput.
+    """
+
+    exit_code = 7
+
+
+class ServerRefused(KjobError):
+    """The server answered with an ERROR wrapper; its message is kept whole."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, *, endpoint: str = "", cluster: str = "") -> None:
+        self.server_message = message
+        self.endpoint = endpoint
+        self.cluster = cluster
+        where = f" {endpoint}" if endpoint else ""
+        at = f" on {cluster}" if cluster else ""
+        super().__init__(f"server refused{where}{at}: {message}")
+
+
+class JobFailed(KjobError):
+    """The job ended in ERROR."""
+
+    exit_code = 1
+
+
+class JobCancelled(KjobError):
+    """The job was cancelled."""
+
+    exit_code = 3
+
+
+class NotFinished(KjobError):
+    """A deadline passed, or a job that must be finished is still running."""
+
+    exit_code = 4
+
+
+class JobNotFound(KjobError):
+    """No cluster knows the job by its id or tag."""
+
+    exit_code = 5
+
+
+class CredentialsRefused(KjobError):
+    """HTTP 401: never retried, never failed over."""
+
+    exit_code = 6
+
+
+class NoClusterReachable(KjobError):
+    """Every configured cluster failed (connection, timeout, 5xx); says which and why."""
+
+    exit_code = 7
+
+
+class Interrupted(KjobError):
+    """Ctrl-C: the one place where an interrupt becomes exit 130."""
+
+    exit_code = 130

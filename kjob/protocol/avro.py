@@ -1,0 +1,270 @@
+"""Avro binary for kjob's own protocol records, without fastavro.
+
+Why a second Avro engine next to fastavro: importing fastavro costs about 60 ms, more than a
+whole `kjob status` may take, and a streamed `fetch` must read a record's fields straight
+from a socket (fastavro reads only whole buffers). The records kjob itself exchanges (the
+`gpudb_response` wrapper and the endpoint records in schemas.json) use a small subset of
+Avro: primitives, records, arrays and maps. This module does exactly that subset, compiled
+once per schema into closures; the property tests hold it byte for byte to fastavro.
+Payloads in user schemas (unions, enums, logical types) go through fastavro (payload.py).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, BinaryIO, Callable
+
+from kjob.errors import ProtocolError
+
+Reader = Callable[["Source"], Any]
+Writer = Callable[[Any, bytearray], None]
+
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+class Truncated(Exception):
+    """The bytes ended inside a value; callers turn it into a ProtocolError with context."""
+
+
+class Source:
+    """Bytes read in order from memory, with the position kept for error messages."""
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        self.view = memoryview(data)
+        self.pos = 0
+
+    def read(self, size: int) -> bytes:
+        end = self.pos + size
+        if end > len(self.view):
+            raise Truncated(f"needed {size} bytes at offset {self.pos}, only {len(self.view) - self.pos} left")
+        chunk = self.view[self.pos : end].tobytes()
+        self.pos = end
+        return chunk
+
+    def read_byte(self) -> int:
+        if self.pos >= len(self.view):
+            raise Truncated(f"needed 1 byte at offset {self.pos}, none left")
+        byte = self.view[self.pos]
+        self.pos += 1
+        return byte
+
+    def remaining(self) -> int:
+        return len(self.view) - self.pos
+
+    @property
+    def size(self) -> int | None:
+        return len(self.view)
+
+
+class StreamSource(Source):
+    """Bytes read in order from a binary file or socket stream, never held whole."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.pos = 0
+
+    def read(self, size: int) -> bytes:
+        chunk = self.stream.read(size)
+        while len(chunk) < size:
+            more = self.stream.read(size - len(chunk))
+            if not more:
+                raise Truncated(f"needed {size} bytes at offset {self.pos}, the stream ended after {len(chunk)}")
+            chunk += more
+        self.pos += size
+        return chunk
+
+    def read_byte(self) -> int:
+        return self.read(1)[0]
+
+    def remaining(self) -> int:
+        return 0
+
+    @property
+    def size(self) -> int | None:
+        return None
+
+
+def read_long(src: Source) -> int:
+    """Read one zig-zag varint (Avro int and long)."""
+    result = shift = 0
+    while True:
+        byte = src.read_byte()
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (result >> 1) ^ -(result & 1)
+        shift += 7
+        if shift > 63:
+            raise Truncated(f"a varint longer than 10 bytes at offset {src.pos}")
+
+
+def encode_long(value: int) -> bytes:
+    """Encode one Avro long as a zig-zag varint."""
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise ValueError(f"{value} does not fit in an Avro long")
+    n = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _read_block_count(src: Source) -> int:
+    count = read_long(src)
+    if count < 0:
+        read_long(src)  # a negative count is followed by the block's size in bytes
+        count = -count
+    return count
+
+
+def _read_int(src: Source) -> int:
+    value = read_long(src)
+    if not INT_MIN <= value <= INT_MAX:
+        raise Truncated(f"int out of range at offset {src.pos}")
+    return value
+
+
+def _read_boolean(src: Source) -> bool:
+    byte = src.read_byte()
+    if byte > 1:
+        raise Truncated(f"boolean byte {byte} at offset {src.pos - 1}")
+    return byte == 1
+
+
+def _read_bytes(src: Source) -> bytes:
+    size = read_long(src)
+    if size < 0:
+        raise Truncated(f"negative length {size} at offset {src.pos}")
+    return src.read(size)
+
+
+def _read_string(src: Source) -> str:
+    raw = _read_bytes(src)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Truncated(f"a string that is not UTF-8 before offset {src.pos}") from exc
+
+
+def _write_long(value: int, out: bytearray) -> None:
+    out += encode_long(value)
+
+
+def _write_int(value: int, out: bytearray) -> None:
+    if not INT_MIN <= value <= INT_MAX:
+        raise ValueError(f"{value} does not fit in an Avro int")
+    out += encode_long(value)
+
+
+def _write_boolean(value: bool, out: bytearray) -> None:
+    out.append(1 if value else 0)
+
+
+def _write_bytes(value: bytes, out: bytearray) -> None:
+    out += encode_long(len(value))
+    out += value
+
+
+def _write_string(value: str, out: bytearray) -> None:
+    _write_bytes(value.encode("utf-8"), out)
+
+
+_PRIMITIVE_READERS: dict[str, Reader] = {
+    "null": lambda src: None,
+    "boolean": _read_boolean,
+    "int": _read_int,
+    "long": read_long,
+    "float": lambda src: struct.unpack("<f", src.read(4))[0],
+    "double": lambda src: struct.unpack("<d", src.read(8))[0],
+    "bytes": _read_bytes,
+    "string": _read_string,
+}
+
+_PRIMITIVE_WRITERS: dict[str, Writer] = {
+    "null": lambda value, out: None,
+    "boolean": _write_boolean,
+    "int": _write_int,
+    "long": _write_long,
+    "float": lambda value, out: out.extend(struct.pack("<f", value)),
+    "double": lambda value, out: out.extend(struct.pack("<d", value)),
+    "bytes": _write_bytes,
+    "string": _write_string,
+}
+
+
+def _type_name(schema: Any) -> str:
+    return schema if isinstance(schema, str) else schema["type"]
+
+
+def compile_reader(schema: Any) -> Reader:
+    """Turn a schema (parsed JSON) into a function that reads one value from a Source."""
+    kind = _type_name(schema)
+    if kind in _PRIMITIVE_READERS:
+        return _PRIMITIVE_READERS[kind]
+    if kind == "record":
+        fields = [(field["name"], compile_reader(field["type"])) for field in schema["fields"]]
+        return lambda src: {name: read(src) for name, read in fields}
+    if kind == "array":
+        read_item = compile_reader(schema["items"])
+
+        def read_array(src: Source) -> list:
+            items = []
+            while count := _read_block_count(src):
+                items.extend(read_item(src) for _ in range(count))
+            return items
+
+        return read_array
+    if kind == "map":
+        read_value = compile_reader(schema["values"])
+
+        def read_map(src: Source) -> dict:
+            entries = {}
+            while count := _read_block_count(src):
+                for _ in range(count):
+                    key = _read_string(src)
+                    entries[key] = read_value(src)
+            return entries
+
+        return read_map
+    raise ProtocolError(f"schema type {kind!r} is not one of kjob's protocol types")
+
+
+def compile_writer(schema: Any) -> Writer:
+    """Turn a schema (parsed JSON) into a function that appends one value to a bytearray."""
+    kind = _type_name(schema)
+    if kind in _PRIMITIVE_WRITERS:
+        return _PRIMITIVE_WRITERS[kind]
+    if kind == "record":
+        fields = [(field["name"], compile_writer(field["type"])) for field in schema["fields"]]
+
+        def write_record(value: dict, out: bytearray) -> None:
+            for name, write in fields:
+                write(value[name], out)
+
+        return write_record
+    if kind == "array":
+        write_item = compile_writer(schema["items"])
+
+        def write_array(value: list, out: bytearray) -> None:
+            if value:
+                out += encode_long(len(value))
+                for item in value:
+                    write_item(item, out)
+            out.append(0)
+
+        return write_array
+    if kind == "map":
+        write_value = compile_writer(schema["values"])
+
+        def write_map(value: dict, out: bytearray) -> None:
+            if value:
+                out += encode_long(len(value))
+                for key, item in value.items():
+                    _write_string(key, out)
+                    write_value(item, out)
+            out.append(0)
+
+        return write_map
+    raise ProtocolError(f"schema type {kind!r} is not one of kjob's protocol types")

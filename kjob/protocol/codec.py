@@ -1,0 +1,152 @@
+"""Requests and responses on the wire, in the three client encodings; no HTTP here.
+
+binary: the request is the Avro binary of the endpoint's request record.
+json:   the request is the record as JSON, fields in schema order, `bytes` as one character
+        per byte (what the official client sends; we do not escape non-ASCII, see json_bytes).
+snappy: the Avro binary, snappy-compressed (raw snappy, one call).
+Responses are the `gpudb_response` wrapper: Avro binary for binary and snappy (never
+compressed), JSON for json; the wrapper's `data` / `data_str` holds the endpoint's response.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kjob.errors import ProtocolError, ServerRefused
+from kjob.protocol import schemas
+
+ENCODINGS = ("binary", "json", "snappy")
+
+CONTENT_TYPES = {
+    "binary": "application/octet-stream",
+    "json": "application/json",
+    "snappy": "application/x-snappy",
+}
+
+
+def json_bytes(value: Any) -> bytes:
+    """JSON text as UTF-8, encoded once.
+
+    The official client uses json.dumps' defaults; we keep its separators (so ASCII bodies are
+    byte-identical) but not ensure_ascii, which turns each byte 0x80-0xFF of a `bytes` field
+    into a six-character escape.
+    """
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def parse_json(text: str | bytes, what: str) -> Any:
+    """json.loads with a ProtocolError that says what was being read and where it broke."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"{what} is not valid JSON ({len(text)} bytes): {exc}") from exc
+
+
+def snappy_compress(data: bytes) -> bytes:
+    import snappy
+
+    return snappy.compress(data)
+
+
+def snappy_decompress(data: bytes) -> bytes:
+    import snappy
+
+    try:
+        return snappy.decompress(data)
+    except Exception as exc:  # snappy raises its own and cramjam's error types
+        raise ProtocolError(f"body is not valid snappy ({len(data)} bytes): {exc}") from exc
+
+
+def encode_record(schema: schemas.RecordSchema, record: dict, encoding: str) -> bytes:
+    """A record as a request body in `encoding`."""
+    if encoding == "json":
+        return json_bytes(schema.to_json_value(record))
+    body = schema.encode(record)
+    return snappy_compress(body) if encoding == "snappy" else body
+
+
+def decode_record(schema: schemas.RecordSchema, body: bytes, encoding: str) -> dict:
+    """A request body in `encoding` as a record (what a server does)."""
+    if encoding == "json":
+        return schema.from_json_value(parse_json(body, schema.name))
+    if encoding == "snappy":
+        body = snappy_decompress(body)
+    return schema.decode(body)
+
+
+def encode_request(endpoint: str, record: dict, encoding: str) -> bytes:
+    """The body of a request to `endpoint` in `encoding`."""
+    return encode_record(schemas.endpoint(endpoint).request, record, encoding)
+
+
+def decode_request(endpoint: str, body: bytes, encoding: str) -> dict:
+    """A request body as the endpoint's request record."""
+    return decode_record(schemas.endpoint(endpoint).request, body, encoding)
+
+
+def response_encoding(encoding: str) -> str:
+    """Responses are Avro binary for binary and snappy requests, JSON for json."""
+    return "json" if encoding == "json" else "binary"
+
+
+def encode_response(endpoint: str, record: dict, encoding: str) -> bytes:
+    """An OK wrapper around the endpoint's response (what a server sends)."""
+    schema = schemas.endpoint(endpoint).response
+    if response_encoding(encoding) == "json":
+        data_str = json.dumps(schema.to_json_value(record), ensure_ascii=False)
+        wrapped = {"status": "OK", "message": "", "data_type": schema.name, "data": b"", "data_str": data_str}
+    else:
+        wrapped = {"status": "OK", "message": "", "data_type": schema.name, "data": schema.encode(record), "data_str": ""}
+    return encode_wrapper(wrapped, encoding)
+
+
+def encode_error(message: str, encoding: str) -> bytes:
+    """An ERROR wrapper carrying `message`."""
+    return encode_wrapper({"status": "ERROR", "message": message, "data_type": "none", "data": b"", "data_str": ""}, encoding)
+
+
+def encode_wrapper(wrapped: dict, encoding: str) -> bytes:
+    schema = schemas.wrapper()
+    if response_encoding(encoding) == "json":
+        return json_bytes(schema.to_json_value(wrapped))
+    return schema.encode(wrapped)
+
+
+def decode_wrapper(body: bytes, encoding: str) -> dict:
+    """The `gpudb_response` wrapper of a response body, with `data_str` kept as sent.
+
+    In json mode `data_str` may be a string holding JSON or an embedded JSON object.
+    """
+    schema = schemas.wrapper()
+    if response_encoding(encoding) == "binary":
+        return schema.decode(body)
+    value = parse_json(body, "gpudb_response")
+    if isinstance(value, dict) and isinstance(value.get("data_str"), (dict, list)):
+        embedded = value["data_str"]
+        value = {**value, "data_str": ""}
+        wrapped = schema.from_json_value(value)
+        wrapped["data_str"] = embedded
+        return wrapped
+    return schema.from_json_value(value)
+
+
+def decode_response(endpoint: str, body: bytes, encoding: str) -> dict:
+    """The endpoint's response record from a response body; an ERROR wrapper raises ServerRefused."""
+    wrapped = decode_wrapper(body, encoding)
+    return unwrap(endpoint, wrapped)
+
+
+def unwrap(endpoint: str, wrapped: dict) -> dict:
+    """The endpoint's response record inside a decoded wrapper."""
+    if wrapped["status"] != "OK":
+        raise ServerRefused(wrapped["message"], endpoint=endpoint)
+    schema = schemas.endpoint(endpoint).response
+    if wrapped["data_type"] != schema.name:
+        raise ProtocolError(f"expected a {schema.name} from {endpoint}, the server sent data_type {wrapped['data_type']!r}")
+    data_str = wrapped["data_str"]
+    if isinstance(data_str, (dict, list)):
+        return schema.from_json_value(data_str)
+    if data_str or not wrapped["data"]:
+        return schema.from_json_value(parse_json(data_str, schema.name))
+    return schema.decode(wrapped["data"])

@@ -1,0 +1,268 @@
+"""A job's payload and a finished job's response, in any Avro schema (fastavro does the bytes).
+
+A payload arrives as plain JSON (what a user writes: a nullable field is a value or null,
+`bytes` a string of one character per byte). `conform` checks it against the schema and names
+the first field that does not fit, before anything is encoded or sent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from functools import lru_cache
+from typing import Any
+
+from kjob.errors import ProtocolError
+from kjob.protocol import avro, codec, schemas
+
+PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+class PayloadMismatch(ProtocolError):
+    """A payload that does not fit its schema; the message names the field."""
+
+    exit_code = 2
+
+
+class Schema:
+    """An Avro schema (parsed JSON) with its named types resolved, ready for fastavro."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.named: dict[str, Any] = {}
+        self._collect(schema, "")
+        self._parsed = None
+
+    @property
+    def name(self) -> str:
+        return self.schema.get("name", "record") if isinstance(self.schema, dict) else str(self.schema)
+
+    def _collect(self, schema: Any, namespace: str) -> None:
+        if isinstance(schema, list):
+            for branch in schema:
+                self._collect(branch, namespace)
+        elif isinstance(schema, dict):
+            kind = schema.get("type")
+            if kind in ("record", "error", "enum", "fixed"):
+                namespace = schema.get("namespace", namespace)
+                name = schema["name"]
+                full = name if "." in name or not namespace else f"{namespace}.{name}"
+                self.named[full] = schema
+                self.named.setdefault(name, schema)
+            for field in schema.get("fields", []):
+                self._collect(field["type"], namespace)
+            for key in ("items", "values"):
+                if key in schema:
+                    self._collect(schema[key], namespace)
+            if isinstance(kind, (dict, list)):
+                self._collect(kind, namespace)
+
+    def parsed(self):
+        if self._parsed is None:
+            import fastavro
+
+            try:
+                self._parsed = fastavro.parse_schema(self.schema)
+            except Exception as exc:  # fastavro raises SchemaParseException, KeyError, TypeError...
+                raise ProtocolError(f"not a valid Avro schema: {exc}") from exc
+        return self._parsed
+
+    def resolve(self, schema: Any) -> Any:
+        """Follow a reference to a named type."""
+        if isinstance(schema, str) and schema not in PRIMITIVES:
+            try:
+                return self.named[schema]
+            except KeyError:
+                raise ProtocolError(f"schema refers to unknown type {schema!r}") from None
+        if isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
+            return schema["type"]
+        if isinstance(schema, dict) and schema.get("type") in PRIMITIVES:
+            return schema["type"]
+        return schema
+
+    def conform(self, value: Any) -> Any:
+        """The plain-JSON `value` as fastavro's datum, or PayloadMismatch naming the field."""
+        return self._conform(self.schema, value, "payload")
+
+    def _conform(self, schema: Any, value: Any, path: str) -> Any:
+        schema = self.resolve(schema)
+        if isinstance(schema, list):
+            return self._conform_union(schema, value, path)
+        kind = schema if isinstance(schema, str) else schema["type"]
+        if kind in ("record", "error"):
+            return self._conform_record(schema, value, path)
+        if kind == "array":
+            if not isinstance(value, list):
+                raise _mismatch(path, "an array", value)
+            return [self._conform(schema["items"], item, f"{path}[{i}]") for i, item in enumerate(value)]
+        if kind == "map":
+            if not isinstance(value, dict):
+                raise _mismatch(path, "an object (map)", value)
+            return {key: self._conform(schema["values"], item, f"{path}.{key}") for key, item in value.items()}
+        if kind == "enum":
+            if value not in schema["symbols"]:
+                raise PayloadMismatch(f"{path}: {value!r} is not one of {', '.join(schema['symbols'])}")
+            return value
+        if kind == "fixed":
+            data = _bytes(value, path)
+            if len(data) != schema["size"]:
+                raise PayloadMismatch(f"{path}: expected {schema['size']} bytes, got {len(data)}")
+            return data
+        return _primitive(kind, value, path)
+
+    def _conform_record(self, schema: dict, value: Any, path: str) -> dict:
+        if not isinstance(value, dict):
+            raise _mismatch(path, f"an object ({schema['name']})", value)
+        names = {field["name"] for field in schema["fields"]}
+        unknown = [key for key in value if key not in names]
+        if unknown:
+            raise PayloadMismatch(f"{path}: unknown field {unknown[0]!r} (not in {schema['name']})")
+        record = {}
+        for field in schema["fields"]:
+            name = field["name"]
+            where = name if path == "payload" else f"{path}.{name}"
+            if name in value:
+                record[name] = self._conform(field["type"], value[name], where)
+            elif "default" in field:
+                record[name] = self._conform(field["type"], field["default"], where)
+            else:
+                raise PayloadMismatch(f"{where}: required field is missing")
+        return record
+
+    def _conform_union(self, branches: list, value: Any, path: str) -> Any:
+        for branch in branches:
+            try:
+                return self._conform(branch, value, path)
+            except PayloadMismatch:
+                continue
+        kinds = ", ".join(b if isinstance(b, str) else self.resolve(b).get("type", "?") for b in branches)
+        raise PayloadMismatch(f"{path}: {_describe(value)} fits none of {kinds}")
+
+    def encode(self, value: Any) -> bytes:
+        """Avro binary of a conformed value."""
+        import fastavro
+
+        out = io.BytesIO()
+        try:
+            fastavro.schemaless_writer(out, self.parsed(), value)
+        except Exception as exc:  # fastavro raises ValueError, TypeError, OverflowError...
+            raise PayloadMismatch(f"payload does not fit {self.name}: {exc}") from exc
+        return out.getvalue()
+
+    def decode(self, data: bytes) -> Any:
+        """One value from Avro binary; trailing or missing bytes are a ProtocolError."""
+        import fastavro
+
+        stream = io.BytesIO(data)
+        try:
+            value = fastavro.schemaless_reader(stream, self.parsed())
+        except Exception as exc:  # EOFError, UnicodeDecodeError, ValueError, IndexError...
+            raise ProtocolError(f"malformed or truncated Avro {self.name} ({len(data)} bytes): {exc!r}") from exc
+        if stream.tell() != len(data):
+            raise ProtocolError(f"{len(data) - stream.tell()} unexpected bytes after {self.name} ({len(data)} bytes)")
+        return value
+
+
+def _describe(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _mismatch(path: str, expected: str, value: Any) -> PayloadMismatch:
+    return PayloadMismatch(f"{path}: expected {expected}, got {_describe(value)}")
+
+
+def _bytes(value: Any, path: str) -> bytes:
+    if not isinstance(value, str):
+        raise _mismatch(path, "a bytes string", value)
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise PayloadMismatch(f"{path}: a bytes string may hold only characters U+0000 to U+00FF") from None
+
+
+def _primitive(kind: str, value: Any, path: str) -> Any:
+    if kind == "null":
+        if value is not None:
+            raise _mismatch(path, "null", value)
+        return None
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise _mismatch(path, "true or false", value)
+        return value
+    if kind in ("int", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _mismatch(path, f"an integer ({kind})", value)
+        low, high = (avro.INT_MIN, avro.INT_MAX) if kind == "int" else (avro.LONG_MIN, avro.LONG_MAX)
+        if not low <= value <= high:
+            raise PayloadMismatch(f"{path}: {value} is out of range for {kind} ({low} to {high})")
+        return value
+    if kind in ("float", "double"):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise _mismatch(path, f"a number ({kind})", value)
+        return float(value)
+    if kind == "string":
+        if not isinstance(value, str):
+            raise _mismatch(path, "a string", value)
+        return value
+    if kind == "bytes":
+        return _bytes(value, path)
+    raise ProtocolError(f"schema type {kind!r} is not an Avro type")
+
+
+def to_json_value(value: Any) -> Any:
+    """A decoded Avro value as plain JSON: `bytes` become strings of one character per byte."""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, dict):
+        return {key: to_json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_json_value(item) for item in value]
+    return value
+
+
+def encode_payload(schema: Schema | None, value: Any, request_encoding: str) -> tuple[bytes, str]:
+    """A job's (`data`, `data_str`) for /create/job: Avro (maybe snappy) in data, or JSON in data_str."""
+    if request_encoding == "json":
+        if schema is not None:
+            value = to_json_value(schema.conform(value))
+        return b"", json.dumps(value, ensure_ascii=False)
+    if schema is None:
+        raise ProtocolError("an Avro payload needs the endpoint's request schema")
+    data = schema.encode(schema.conform(value))
+    return (codec.snappy_compress(data) if request_encoding == "snappy" else data), ""
+
+
+def decode_payload(schema: Schema | None, data: bytes, data_str: str, request_encoding: str) -> Any:
+    """A job's payload as submitted, back to a plain value (what a server does)."""
+    if request_encoding == "json":
+        return codec.parse_json(data_str, "the job payload (data_str)")
+    if schema is None:
+        raise ProtocolError("an Avro payload needs the endpoint's request schema")
+    if request_encoding == "snappy":
+        data = codec.snappy_decompress(data)
+    return schema.decode(data)
+
+
+@lru_cache(maxsize=None)
+def request_schema(endpoint: str) -> Schema | None:
+    """The registered request schema of `endpoint`, or None."""
+    found = schemas.find_endpoint(endpoint)
+    return Schema(found.request.schema) if found else None
+
+
+@lru_cache(maxsize=None)
+def response_schema(endpoint: str) -> Schema | None:
+    """The registered response schema of `endpoint`, or None."""
+    found = schemas.find_endpoint(endpoint)
+    return Schema(found.response.schema) if found else None
+
+
+def decode_job_response(job: dict) -> Any:
+    """A DONE job's response as plain JSON: `job_response_str` parsed, or `job_response`
+    decoded with the response schema of the job's endpoint."""
+    if job["response_encoding"] == "json":
+        return codec.parse_json(job["job_response_str"], f"the response of the {job['endpoint']} job")
+    schema = response_schema(job["endpoint"])
+    if schema is None:
+        raise ProtocolError(f"kjob has no response schema for {job['endpoint']}; use --raw for the bytes")
+    return to_json_value(schema.decode(job["job_response"]))

@@ -1,0 +1,164 @@
+"""The schema registry: each endpoint's request and response record, kept as data.
+
+The schemas live in schemas.json (the same JSON a Kinetica server publishes); adding an
+endpoint is adding its two schemas there. Each is parsed and compiled once, on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from functools import cached_property, lru_cache
+from importlib import resources
+from typing import Any
+
+from kjob.errors import ProtocolError
+from kjob.protocol import avro
+
+
+class RecordSchema:
+    """One Avro record schema with its compiled binary reader and writer."""
+
+    def __init__(self, schema: dict) -> None:
+        self.schema = schema
+        self.name: str = schema["name"]
+
+    @cached_property
+    def _reader(self) -> avro.Reader:
+        return avro.compile_reader(self.schema)
+
+    @cached_property
+    def _writer(self) -> avro.Writer:
+        return avro.compile_writer(self.schema)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [field["name"] for field in self.schema["fields"]]
+
+    def encode(self, record: dict) -> bytes:
+        """Avro binary of `record`; a missing field or a value of the wrong type is a ProtocolError."""
+        out = bytearray()
+        try:
+            self._writer(record, out)
+        except KeyError as exc:
+            raise ProtocolError(f"{self.name}: field {exc.args[0]!r} is missing") from exc
+        except (TypeError, ValueError, AttributeError, UnicodeEncodeError, struct.error) as exc:
+            raise ProtocolError(f"{self.name}: cannot encode: {exc}") from exc
+        return bytes(out)
+
+    def decode(self, data: bytes | bytearray | memoryview) -> dict:
+        """Read one whole record from Avro binary; anything before or after it is an error."""
+        source = avro.Source(data)
+        record = self.read(source)
+        if source.remaining():
+            raise ProtocolError(
+                f"{self.name}: {source.remaining()} unexpected bytes after the record "
+                f"(read {source.pos} of {source.size}): not a {self.name}?"
+            )
+        return record
+
+    def read(self, source: avro.Source) -> dict:
+        """Read one record from a Source (in memory or a stream) and leave it after the record."""
+        try:
+            return self._reader(source)
+        except avro.Truncated as exc:
+            size = f" of {source.size} bytes" if source.size is not None else ""
+            raise ProtocolError(f"malformed or truncated Avro {self.name}{size}: {exc}") from exc
+
+    def to_json_value(self, record: dict) -> dict:
+        """The record in Avro's JSON form: `bytes` become strings of one character per byte."""
+        return _to_json(self.schema, record)
+
+    def from_json_value(self, value: Any) -> dict:
+        """Check a parsed JSON value against the schema and turn `bytes` strings back into bytes."""
+        return _from_json(self.schema, value, self.name)
+
+
+def _to_json(schema: Any, value: Any) -> Any:
+    kind = schema if isinstance(schema, str) else schema["type"]
+    if kind == "bytes":
+        return value.decode("latin-1")
+    if kind == "record":
+        return {f["name"]: _to_json(f["type"], value[f["name"]]) for f in schema["fields"]}
+    if kind == "array":
+        return [_to_json(schema["items"], item) for item in value]
+    if kind == "map":
+        return {key: _to_json(schema["values"], item) for key, item in value.items()}
+    return value
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "int": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "double": (int, float),
+    "null": (type(None),),
+}
+
+
+def _from_json(schema: Any, value: Any, path: str) -> Any:
+    kind = schema if isinstance(schema, str) else schema["type"]
+    if kind == "bytes":
+        if not isinstance(value, str):
+            raise ProtocolError(f"{path}: expected a bytes string, got {type(value).__name__}")
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise ProtocolError(f"{path}: a bytes string holds a character above U+00FF") from exc
+    if kind == "record":
+        if not isinstance(value, dict):
+            raise ProtocolError(f"{path}: expected an object, got {type(value).__name__}")
+        missing = [f["name"] for f in schema["fields"] if f["name"] not in value]
+        if missing:
+            raise ProtocolError(f"{path}: field {missing[0]!r} is missing")
+        return {f["name"]: _from_json(f["type"], value[f["name"]], f"{path}.{f['name']}") for f in schema["fields"]}
+    if kind == "array":
+        if not isinstance(value, list):
+            raise ProtocolError(f"{path}: expected an array, got {type(value).__name__}")
+        return [_from_json(schema["items"], item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise ProtocolError(f"{path}: expected an object, got {type(value).__name__}")
+        return {key: _from_json(schema["values"], item, f"{path}.{key}") for key, item in value.items()}
+    expected = _JSON_TYPES[kind]
+    if not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool)):
+        raise ProtocolError(f"{path}: expected {kind}, got {type(value).__name__}")
+    return value
+
+
+class Endpoint:
+    """An endpoint's path with its request and response schemas."""
+
+    def __init__(self, path: str, request: dict, response: dict) -> None:
+        self.path = path
+        self.request = RecordSchema(request)
+        self.response = RecordSchema(response)
+
+
+@lru_cache(maxsize=1)
+def _load() -> dict:
+    return json.loads(resources.files("kjob.protocol").joinpath("schemas.json").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def wrapper() -> RecordSchema:
+    """The `gpudb_response` record every endpoint answers with."""
+    return RecordSchema(_load()["wrapper"])
+
+
+@lru_cache(maxsize=None)
+def endpoint(path: str) -> Endpoint:
+    """The registered endpoint at `path`; KeyError when kjob has no schema for it."""
+    schemas = _load()["endpoints"][path]
+    return Endpoint(path, schemas["request"], schemas["response"])
+
+
+def known_endpoints() -> list[str]:
+    return list(_load()["endpoints"])
+
+
+def find_endpoint(path: str) -> Endpoint | None:
+    """The registered endpoint at `path`, or None."""
+    return endpoint(path) if path in _load()["endpoints"] else None
