@@ -1,0 +1,79 @@
+"""`python -m kjob.emulator`: serve an emulated Kinetica ring on loopback until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from kjob.emulator.faults import MODES
+from kjob.emulator.server import Credentials, Emulator
+
+ENVIRONMENT = """environment:
+  KJOB_EMULATOR_USER, KJOB_EMULATOR_PASSWORD   require basic auth with this user and password
+  KJOB_EMULATOR_TOKEN                          require (or also accept) this bearer token
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m kjob.emulator",
+        description="Serve an emulated Kinetica async-job API (with an HA backup cluster if asked).",
+        epilog=ENVIRONMENT + "\nfault modes:\n" + "\n".join(f"  {mode:<14} {text}" for mode, text in MODES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9191, help="primary cluster's port (0 picks a free one; default 9191)")
+    parser.add_argument("--backup-port", type=int, help="also run a backup cluster of the HA ring on this port")
+    parser.add_argument("--job-duration", type=float, default=1.0, help="seconds a job runs unless its payload says (default 1)")
+    parser.add_argument("--replication-delay", type=float, default=0.0, help="seconds before a new job is visible on the backup")
+    parser.add_argument("--fault", action="append", default=[], metavar="MODE[@ENDPOINT][*COUNT]", help="arm a fault on the primary")
+    parser.add_argument("--url-file", help="write the clusters' URLs (one a line) to this file once listening")
+    parser.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    return parser.parse_args(argv)
+
+
+def credentials_from_environment() -> Credentials:
+    user, password, token = (os.environ.get(f"KJOB_EMULATOR_{name}") for name in ("USER", "PASSWORD", "TOKEN"))
+    return Credentials(users={user: password or ""} if user else {}, tokens={token} if token else set())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        emulator = Emulator(
+            args.host,
+            args.port,
+            args.backup_port,
+            job_duration=args.job_duration,
+            replication_delay=args.replication_delay,
+            credentials=credentials_from_environment(),
+            faults=tuple(args.fault),
+            verbose=args.verbose,
+        )
+    except OSError as exc:
+        print(f"kjob emulator: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"kjob emulator: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    emulator.start()
+    where = f"primary {emulator.url}" + (f", backup {emulator.backup.url}" if emulator.backup else "")
+    print(f"kjob emulator listening: {where} (Ctrl-C to stop)", flush=True)
+    if args.url_file:
+        tmp = f"{args.url_file}.tmp"
+        with open(tmp, "w") as handle:
+            handle.write("\n".join(emulator.urls) + "\n")
+        os.replace(tmp, args.url_file)
+    stop.wait()
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""The emulator's HTTP side: one listener per cluster of the ring, speaking Kinetica's wire format.
+
+Control endpoints (not Kinetica's; for tests and users' scripts), on every cluster:
+  POST /emulator/fault  body: a fault spec (see faults.py), e.g. `http-503@/get/job*2`
+  POST /emulator/clear  disarm every fault of this cluster
+  POST /emulator/stop   stop this cluster (its listener and open connections); the rest go on
+  GET  /emulator/jobs   {"jobs": N}, the jobs the ring holds
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import urlsplit
+
+from kjob import __version__
+from kjob.emulator import work
+from kjob.emulator.faults import Faults
+from kjob.emulator.jobs import Refused, Ring
+from kjob.errors import ProtocolError
+from kjob.protocol import codec, schemas
+
+ENCODING_OF_CONTENT_TYPE = {"application/json": "json", "application/x-snappy": "snappy"}
+FAILOVER_MESSAGES = {
+    "offline": (200, "Kinetica is offline"),
+    "exiting": (200, "Kinetica is exiting"),
+    "shutting-down": (400, "System shutting down"),
+    "refuse": (400, "Emulated refusal"),
+}
+HTML_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>\n"
+GARBAGE = bytes(range(255, 0, -7)) * 3
+TRICKLE_DELAY = 0.005
+
+
+@dataclass
+class Credentials:
+    """Who may call: basic-auth users and bearer tokens. Empty means no authentication."""
+
+    users: dict[str, str] = field(default_factory=dict)
+    tokens: set[str] = field(default_factory=set)
+
+    def required(self) -> bool:
+        return bool(self.users or self.tokens)
+
+    def identify(self, header: str | None) -> str | None:
+        """The auth id for an Authorization header, or None when it is refused."""
+        if not self.required():
+            return ""
+        scheme, _, value = (header or "").partition(" ")
+        if scheme.lower() == "bearer" and value in self.tokens:
+            return "oauth"
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            if self.users.get(user) == password and user:
+                return user
+        return None
+
+
+class _Listener(ThreadingHTTPServer):
+    """A threading HTTP server that can also cut the keep-alive connections it holds."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, cluster: "ClusterServer") -> None:
+        self.cluster = cluster
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address):
+        with self.connections_lock:
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        with self.connections_lock:
+            for connection in list(self.open_connections):
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class ClusterServer:
+    """One cluster of the ring: an HTTP listener, its faults, and its index in the ring."""
+
+    def __init__(self, ring: Ring, index: int, host: str, port: int, credentials: Credentials, verbose: bool = False) -> None:
+        self.ring = ring
+        self.index = index
+        self.credentials = credentials
+        self.verbose = verbose
+        self.faults = Faults()
+        self.stopped = threading.Event()
+        self.listener = _Listener((host, port), self)
+        self.port = self.listener.server_address[1]
+        shown_host = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown_host}:{self.port}"
+        ring.clusters[index].url = self.url
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "ClusterServer":
+        self._thread = threading.Thread(target=self.listener.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut open connections: clients now see this cluster as down."""
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        self.listener.shutdown()
+        self.listener.server_close()
+        self.listener.cut_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = f"kjob-emulator/{__version__}"
+    server: _Listener
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+        if self.server.cluster.verbose:
+            super().log_message(format, *args)
+
+    # --- control ---------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path == "/emulator/jobs":
+            self._send_json(200, {"jobs": self.server.cluster.ring.count()})
+        else:
+            self._send(404, b"Not Found\n", "text/plain")
+
+    def _control(self, path: str) -> None:
+        cluster = self.server.cluster
+        body = self._read_body()
+        if path == "/emulator/fault":
+            try:
+                fault = cluster.faults.add(body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                return self._send_json(400, {"error": str(exc)})
+            return self._send_json(200, {"armed": fault.mode, "endpoint": fault.endpoint, "count": fault.remaining})
+        if path == "/emulator/clear":
+            cluster.faults.clear()
+            return self._send_json(200, {"cleared": True})
+        if path == "/emulator/jobs":
+            return self._send_json(200, {"jobs": cluster.ring.count()})
+        if path == "/emulator/stop":
+            self.close_connection = True
+            self._send_json(200, {"stopping": cluster.url})
+            threading.Thread(target=cluster.stop, daemon=True).start()
+            return None
+        return self._send(404, b"Not Found\n", "text/plain")
+
+    # --- Kinetica --------------------------------------------------------------------------
+
+    def do_POST(self) -> None:
+        self._started = time.monotonic()
+        path = urlsplit(self.path).path
+        if path.startswith("/emulator/"):
+            return self._control(path)
+        cluster = self.server.cluster
+        endpoint = self._endpoint_of(path)
+        mode = cluster.faults.take(endpoint or path)
+        if mode == "drop":
+            self.close_connection = True
+            return None
+        body = self._read_body()
+        if mode == "stall":
+            cluster.stopped.wait(600)
+            self.close_connection = True
+            return None
+        if mode in ("http-500", "http-502", "http-503", "http-504"):
+            status = int(mode[5:])
+            return self._send(status, f"{status} emulated\n".encode(), "text/plain")
+        if mode == "unauthorized":
+            return self._send_unauthorized()
+        auth_id = cluster.credentials.identify(self.headers.get("Authorization"))
+        if auth_id is None:
+            return self._send_unauthorized()
+        if endpoint is None:
+            return self._send(404, f"Endpoint {path} not found\n".encode(), "text/plain")
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        encoding = ENCODING_OF_CONTENT_TYPE.get(content_type, "binary")
+        answer_encoding = "json" if mode == "wrong-type" else encoding
+        if mode in FAILOVER_MESSAGES:
+            status, message = FAILOVER_MESSAGES[mode]
+            return self._answer(status, codec.encode_error(message, answer_encoding), answer_encoding, mode)
+        if mode == "html":
+            return self._send(200, HTML_PAGE, "text/html")
+        if mode == "empty":
+            return self._send(200, b"", codec.CONTENT_TYPES["binary"])
+        if mode == "garbage":
+            return self._send(200, GARBAGE, codec.CONTENT_TYPES["binary"])
+        try:
+            request = codec.decode_request(endpoint, body, encoding)
+            record = self._run(endpoint, request, auth_id)
+            response = codec.encode_response(endpoint, record, answer_encoding)
+            status = 200
+        except (Refused, ProtocolError) as exc:
+            response, status = codec.encode_error(str(exc), answer_encoding), 400
+        return self._answer(status, response, answer_encoding, mode)
+
+    def _run(self, endpoint: str, request: dict, auth_id: str) -> dict:
+        ring, index = self.server.cluster.ring, self.server.cluster.index
+        handlers: dict[str, Callable[[], dict]] = {
+            "/create/job": lambda: ring.create(index, request, auth_id),
+            "/get/job": lambda: ring.get(index, request),
+            "/admin/alter/jobs": lambda: ring.cancel(index, request),
+            "/admin/show/jobs": lambda: ring.show(index, request),
+            "/show/system/properties": lambda: {"property_map": work.system_properties(self.server.cluster.url, ring.urls()), "info": {}},
+        }
+        if endpoint in handlers:
+            return handlers[endpoint]()
+        return work.run(endpoint, request, ring.urls())
+
+    @staticmethod
+    def _endpoint_of(path: str) -> str | None:
+        """The endpoint a path names, after any prefix (`/gpudb-0/get/job` is /get/job)."""
+        known = schemas.known_endpoints()
+        if path in known:
+            return path
+        return next((endpoint for endpoint in known if path.endswith(endpoint)), None)
+
+    # --- bytes on the wire -----------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _answer(self, status: int, body: bytes, encoding: str, mode: str | None) -> None:
+        if mode == "drop-after":
+            self.close_connection = True
+            return
+        content_type = codec.CONTENT_TYPES[codec.response_encoding(encoding)]
+        if mode == "truncate":
+            body = body[: len(body) // 2]
+        self._send(status, body, content_type, trickle=mode == "trickle")
+
+    def _send_unauthorized(self) -> None:
+        self._send(401, b"Unauthorized\n", "text/plain", extra={"WWW-Authenticate": 'Basic realm="GPUdb"'})
+
+    def _send_json(self, status: int, value: dict) -> None:
+        self._send(status, (json.dumps(value) + "\n").encode(), "application/json")
+
+    def _send(self, status: int, body: bytes, content_type: str, *, trickle: bool = False, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        started = getattr(self, "_started", None)
+        if started is not None:
+            self.send_header("x-request-time-secs", f"{time.monotonic() - started:.6f}")
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not trickle:
+            self.wfile.write(body)
+            return
+        for i in range(len(body)):
+            self.wfile.write(body[i : i + 1])
+            self.wfile.flush()
+            time.sleep(TRICKLE_DELAY)
+
+
+class Emulator:
+    """A ring of emulated clusters on loopback: the primary, and a backup when asked.
+
+    Usable in-process (`with Emulator(port=0) as emu: emu.url`) and from `python -m kjob.emulator`.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9191,
+        backup_port: int | None = None,
+        *,
+        job_duration: float = 1.0,
+        replication_delay: float = 0.0,
+        credentials: Credentials | None = None,
+        faults: tuple[str, ...] = (),
+        verbose: bool = False,
+    ) -> None:
+        ports = [port] if backup_port is None else [port, backup_port]
+        self.ring = Ring(len(ports), job_duration=job_duration, replication_delay=replication_delay)
+        credentials = credentials or Credentials()
+        self.clusters: list[ClusterServer] = []
+        try:
+            for index, each_port in enumerate(ports):
+                self.clusters.append(ClusterServer(self.ring, index, host, each_port, credentials, verbose))
+        except OSError:
+            for cluster in self.clusters:
+                cluster.listener.server_close()
+            raise
+        for spec in faults:
+            self.primary.faults.add(spec)
+
+    @property
+    def primary(self) -> ClusterServer:
+        return self.clusters[0]
+
+    @property
+    def backup(self) -> ClusterServer | None:
+        return self.clusters[1] if len(self.clusters) > 1 else None
+
+    @property
+    def url(self) -> str:
+        return self.primary.url
+
+    @property
+    def urls(self) -> list[str]:
+        return [cluster.url for cluster in self.clusters]
+
+    def start(self) -> "Emulator":
+        for cluster in self.clusters:
+            cluster.start()
+        return self
+
+    def stop(self) -> None:
+        for cluster in self.clusters:
+            cluster.stop()
+
+    def job_count(self) -> int:
+        return self.ring.count()
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
