@@ -1,0 +1,415 @@
+"""The HTTP client: calls endpoints on the ring's clusters, fails over and retries. Never prints.
+
+It reports through return values, kjob errors and callbacks (`on_failover`, `on_retry`,
+`trace`). A call goes to the current cluster; on a failover condition (PROTOCOL.md: no
+connection, a timeout, HTTP 404/500/502/503/504, an unreadable answer, an ERROR saying the
+cluster is going away) it moves to the next one, and after a full round of failures it waits
+(backoff with jitter) and goes round again, up to `settings.retries` rounds. HTTP 401 and
+ordinary ERROR answers are final.
+"""
+
+from __future__ import annotations
+
+import base64
+import platform
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import requests
+
+from kjob import __version__
+from kjob.config import Settings
+from kjob.errors import CredentialsRefused, JobNotFound, NoClusterReachable, ProtocolError, ServerRefused
+from kjob.jobs import JobRef, JobState
+from kjob.protocol import codec
+
+FAILOVER_ERROR_MESSAGES = (
+    "Kinetica is exiting",
+    "Kinetica is offline",
+    "system-limited-fatal",
+    "Connection refused",
+    "Connection reset",
+    "Query planner is not running",
+    "Unexpected end of file from server",
+)
+FAILOVER_400_MESSAGES = ("System shutting down", "Unavailable: Draining HA queue")
+FAILOVER_HTTP_STATUSES = {404, 500, 502, 503, 504}
+NOT_FOUND = re.compile(r"\bnot found\b", re.IGNORECASE)
+DUPLICATE_TAG = re.compile(r"already exists|duplicate", re.IGNORECASE)
+READ_CHUNK = 1 << 16
+BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
+NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
+
+Trace = Callable[[str], None]
+
+
+class ClusterFailed(Exception):
+    """One cluster could not give a usable answer; `maybe_sent` says whether it may have acted."""
+
+    def __init__(self, reason: str, maybe_sent: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.maybe_sent = maybe_sent
+
+
+class SkipCluster(Exception):
+    """This cluster cannot be asked this (a job id that belongs to another cluster)."""
+
+
+@dataclass
+class Created:
+    """A job /create/job started, or found already started under its tag."""
+
+    job_id: int
+    job_tag: str
+    endpoint: str
+    query_id: str
+    cluster: str
+    existed: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "job_tag": self.job_tag,
+            "endpoint": self.endpoint,
+            "query_id": self.query_id,
+            "cluster": self.cluster,
+            "existed": self.existed,
+        }
+
+
+def user_agent() -> str:
+    return f"kjob/{__version__} (Python/{platform.python_version()}; {platform.system()}; {platform.machine()})"
+
+
+class Client:
+    """Calls Kinetica endpoints across the ring, over one keep-alive session."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_failover: Callable[[str, str], None] | None = None,
+        on_retry: Callable[[float, dict[str, str]], None] | None = None,
+        trace: Trace | None = None,
+        max_connections: int = 10,
+    ) -> None:
+        self.settings = settings
+        self.clusters = list(settings.urls)
+        self.current = 0
+        self.on_failover = on_failover
+        self.on_retry = on_retry
+        self.trace = trace
+        self.max_connections = max_connections
+        self._session: requests.Session | None = None
+
+    # --- the session -------------------------------------------------------------------
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(
+                pool_connections=max(1, len(self.clusters)), pool_maxsize=self.max_connections, max_retries=0
+            )
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            if self.settings.insecure:
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+                session.verify = False
+            elif self.settings.ca_bundle:
+                session.verify = self.settings.ca_bundle
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def headers(self, encoding: str) -> dict[str, str]:
+        content_type = codec.CONTENT_TYPES[encoding]
+        headers = {"Content-Type": content_type, "Accept": content_type, "User-Agent": user_agent()}
+        if self.settings.token:
+            headers["Authorization"] = f"Bearer {self.settings.token}"
+        elif self.settings.user:
+            pair = f"{self.settings.user}:{self.settings.password or ''}".encode("utf-8")
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return headers
+
+    # --- one exchange with one cluster --------------------------------------------------
+
+    def post(self, cluster: str, endpoint: str, record: dict) -> dict:
+        """Send one request to one cluster and return the endpoint's response record."""
+        body = codec.encode_request(endpoint, record, self.settings.wire)
+        return self.exchange(cluster, endpoint, body)
+
+    def exchange(self, cluster: str, endpoint: str, body: bytes) -> dict:
+        """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""
+        encoding = self.settings.wire
+        headers = self.headers(encoding)
+        timeout = self.settings.http_timeout
+        if self.trace:
+            self.trace(f"> POST {cluster}{endpoint} ({encoding}, {len(body)} bytes)")
+            for name, value in headers.items():
+                self.trace(f">   {name}: {redact_header(name, value)}")
+        started = time.monotonic()
+        try:
+            response = self.session.post(
+                cluster + endpoint, data=body, headers=headers, timeout=(min(10.0, timeout), timeout), stream=True
+            )
+            try:
+                content = self._read_all(response, started + timeout)
+            finally:
+                response.close()
+        except requests.RequestException as exc:
+            reason, maybe_sent = describe_failure(exc, timeout)
+            if self.trace:
+                self.trace(f"< {cluster}: {reason}")
+            raise ClusterFailed(reason, maybe_sent) from None
+        content_type = response.headers.get("Content-Type", "")
+        if self.trace:
+            elapsed = (time.monotonic() - started) * 1000
+            self.trace(f"< HTTP {response.status_code} {content_type or '(no content type)'}, {len(content)} bytes in {elapsed:.0f} ms")
+        return self._interpret(cluster, endpoint, response.status_code, content_type, content)
+
+    def _read_all(self, response: requests.Response, deadline: float) -> bytes:
+        """The whole body, but never past `deadline` (a server that trickles bytes is cut off)."""
+        chunks = []
+        for chunk in response.iter_content(READ_CHUNK):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ReadTimeout("the answer did not complete in time")
+        return b"".join(chunks)
+
+    def _interpret(self, cluster: str, endpoint: str, status: int, content_type: str, content: bytes) -> dict:
+        if status == 401:
+            raise CredentialsRefused(
+                f"credentials refused by {cluster} (HTTP 401): check KJOB_USER and KJOB_PASSWORD, or KJOB_TOKEN"
+            )
+        if status in FAILOVER_HTTP_STATUSES:
+            what = f"no {endpoint} there (HTTP 404; is the URL's path right?)" if status == 404 else f"HTTP {status}"
+            raise ClusterFailed(what)
+        expected = codec.CONTENT_TYPES[codec.response_encoding(self.settings.wire)]
+        media_type = content_type.split(";")[0].strip().lower()
+        if media_type.startswith("text/"):
+            shown = "an HTML page (a proxy?)" if media_type == "text/html" else f"{media_type} text"
+            raise ClusterFailed(f"HTTP {status} with {shown}, not a Kinetica answer")
+        if media_type in codec.CONTENT_TYPES.values() and media_type != expected:
+            raise ClusterFailed(f"answered {media_type}, expected {expected}")
+        if not content:
+            raise ClusterFailed(f"HTTP {status} with an empty body")
+        try:
+            wrapped = codec.decode_wrapper(content, self.settings.wire)
+        except ProtocolError as exc:
+            raise ClusterFailed(f"unreadable answer: {exc.message}") from None
+        if wrapped["status"] != "OK":
+            message = wrapped["message"]
+            if any(marker in message for marker in FAILOVER_ERROR_MESSAGES) or status in (500, 504):
+                raise ClusterFailed(f"ERROR: {message}")
+            if status == 400 and any(marker in message for marker in FAILOVER_400_MESSAGES):
+                raise ClusterFailed(f"ERROR: {message}")
+            raise ServerRefused(message, endpoint=endpoint, cluster=cluster)
+        try:
+            return codec.unwrap(endpoint, wrapped)
+        except ProtocolError as exc:
+            raise ClusterFailed(f"unreadable answer: {exc.message}") from None
+
+    # --- the ring ------------------------------------------------------------------------
+
+    def across_ring(self, endpoint: str, attempt: Callable[[str], Any], rounds: int | None = None) -> tuple[Any, str]:
+        """Run `attempt(cluster)` on the current cluster, failing over and retrying as needed."""
+        rounds = max(1, rounds or self.settings.retries)
+        reasons: dict[str, str] = {}
+        for round_number in range(rounds):
+            start = self.current
+            for offset in range(len(self.clusters)):
+                index = (start + offset) % len(self.clusters)
+                cluster = self.clusters[index]
+                try:
+                    result = attempt(cluster)
+                except SkipCluster as skip:
+                    reasons[cluster] = str(skip)
+                    continue
+                except ClusterFailed as failed:
+                    reasons[cluster] = failed.reason
+                    continue
+                if index != self.current:
+                    previous = self.clusters[self.current]
+                    self.current = index
+                    if self.on_failover:
+                        self.on_failover(cluster, reasons.get(previous, "unavailable"))
+                return result, cluster
+            if round_number + 1 < rounds:
+                pause = min(BACKOFF_CAP, BACKOFF_BASE * 2**round_number) * random.uniform(0.5, 1.5)
+                deadline = self.settings.deadline
+                if deadline is not None and time.monotonic() + pause > deadline:
+                    break
+                if self.on_retry:
+                    self.on_retry(pause, dict(reasons))
+                time.sleep(pause)
+        tried = "; ".join(f"{cluster}: {reason}" for cluster, reason in reasons.items())
+        raise NoClusterReachable(f"no cluster answered {endpoint} (tried {tried})")
+
+    def call(self, endpoint: str, record: dict) -> tuple[dict, str]:
+        """Call an idempotent endpoint with the same record on whichever cluster answers."""
+        return self.across_ring(endpoint, lambda cluster: self.post(cluster, endpoint, record))
+
+    # --- jobs ----------------------------------------------------------------------------
+
+    def origin_of(self, ref: JobRef) -> str:
+        """The cluster a job id belongs to: where it was given, or the first cluster."""
+        return ref.origin or self.clusters[0]
+
+    def _get_job_record(self, ref: JobRef, cluster: str) -> dict:
+        if ref.tag:
+            return {"job_id": ref.job_id if ref.job_id is not None and cluster == self.origin_of(ref) else NO_ID, "options": {"job_tag": ref.tag}}
+        if cluster != self.origin_of(ref):
+            raise SkipCluster(f"job id {ref.job_id} belongs to {self.origin_of(ref)} and its tag is not known here")
+        return {"job_id": ref.job_id, "options": {}}
+
+    def look_up(self, ref: JobRef, cluster: str) -> JobState:
+        """One /get/job on one cluster (a not-found answer raises JobNotFound)."""
+        record = self._get_job_record(ref, cluster)
+        try:
+            answer = self.post(cluster, "/get/job", record)
+        except ServerRefused as exc:
+            if NOT_FOUND.search(exc.server_message):
+                how = "by tag" if ref.tag else "by id"
+                raise JobNotFound(f"job {ref} not found on {cluster} (looked up {how}): {exc.server_message}") from None
+            raise
+        return self._state(ref, cluster, answer, record)
+
+    def get_job(self, ref: JobRef) -> JobState:
+        """One look at a job, failing over (by tag) when its cluster is gone."""
+        state, _ = self.across_ring("/get/job", lambda cluster: self.look_up(ref, cluster))
+        return state
+
+    @staticmethod
+    def _state(ref: JobRef, cluster: str, answer: dict, record: dict) -> JobState:
+        if record["job_id"] != NO_ID:
+            job_id: int | None = record["job_id"]
+        else:
+            job_id = int(answer["info"]["job_id"]) if answer["info"].get("job_id", "").isdigit() else None
+        return JobState(
+            ref=ref,
+            cluster=cluster,
+            endpoint=answer["endpoint"],
+            job_status=answer["job_status"],
+            running=answer["running"],
+            progress=answer["progress"],
+            successful=answer["successful"],
+            response_encoding=answer["response_encoding"],
+            status_map=answer["status_map"],
+            info=answer["info"],
+            job_id=job_id,
+            job_response=answer["job_response"],
+            job_response_str=answer["job_response_str"],
+        )
+
+    def create_job(
+        self, endpoint: str, request_encoding: str, data: bytes, data_str: str, tag: str, *, reuse: bool = False
+    ) -> Created:
+        """Start a job under `tag`, never twice.
+
+        The tag is fixed before the first try. When a try may have reached a cluster (the
+        connection broke after sending), the next try first looks the tag up; a refusal
+        for a duplicate tag after such a try means our own job, not someone else's.
+        """
+        record = {"endpoint": endpoint, "request_encoding": request_encoding, "data": data, "data_str": data_str, "options": {"job_tag": tag}}
+        body = codec.encode_request("/create/job", record, self.settings.wire)
+        maybe_sent = False
+
+        def existing(cluster: str) -> Created | None:
+            try:
+                state = self.look_up(JobRef(tag=tag), cluster)
+            except JobNotFound:
+                return None
+            return Created(state.job_id or NO_ID, tag, state.endpoint, "", cluster, existed=True)
+
+        def attempt(cluster: str) -> Created:
+            nonlocal maybe_sent
+            if maybe_sent and (found := existing(cluster)):
+                return found
+            try:
+                answer = self.exchange(cluster, "/create/job", body)
+            except ClusterFailed as failed:
+                maybe_sent = maybe_sent or failed.maybe_sent
+                raise
+            except ServerRefused as refused:
+                if DUPLICATE_TAG.search(refused.server_message) and (maybe_sent or reuse):
+                    found = existing(cluster)
+                    if found is not None:
+                        return found
+                if DUPLICATE_TAG.search(refused.server_message):
+                    raise ServerRefused(
+                        f"{refused.server_message} (tag {tag!r} already names a job; --if-exists reuse reports that job instead)",
+                        endpoint="/create/job",
+                        cluster=cluster,
+                    ) from None
+                raise
+            info = answer["info"]
+            return Created(answer["job_id"], info.get("job_tag", tag), endpoint, info.get("query_id", ""), cluster)
+
+        created, _ = self.across_ring("/create/job", attempt)
+        return created
+
+
+def redact_header(name: str, value: str) -> str:
+    if name.lower() in ("authorization", "proxy-authorization", "cookie"):
+        return value.split(" ", 1)[0] + " <redacted>" if " " in value else "<redacted>"
+    return value
+
+
+def describe_failure(exc: requests.RequestException, timeout: float) -> tuple[str, bool]:
+    """A short reason for a failed exchange, and whether the request may have reached the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection within {min(10.0, timeout):g} s", False
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"no complete answer within {timeout:g} s", True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS failed ({_innermost(exc)}); check --ca-bundle", False
+    text = _chain_text(exc)
+    if "NewConnectionError" in text or "Failed to establish a new connection" in text:
+        if "refused" in text.lower():
+            return "connection refused", False
+        if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+            return "host not found", False
+        return f"cannot connect ({_innermost(exc)})", False
+    if "reset" in text.lower():
+        return "connection reset", True
+    if "RemoteDisconnected" in text or "without response" in text or "Connection aborted" in text:
+        return "connection closed without an answer", True
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "the answer was cut off", True
+    return _innermost(exc), True
+
+
+def _chain_text(exc: BaseException) -> str:
+    parts, seen = [], set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or item is None:
+            continue
+        seen.add(id(item))
+        parts.append(f"{type(item).__name__}: {item}")
+        if isinstance(item, BaseException):
+            stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return " | ".join(parts)
+
+
+def _innermost(exc: BaseException) -> str:
+    reason: Any = exc
+    while True:
+        nested = getattr(reason, "reason", None) or (reason.args[0] if getattr(reason, "args", None) and isinstance(reason.args[0], BaseException) else None)
+        if nested is None or nested is reason:
+            break
+        reason = nested
+    text = str(reason)
+    return text.split(": ", 1)[-1] if "object at 0x" in text else text

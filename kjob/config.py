@@ -1,0 +1,234 @@
+"""Settings: where the clusters are, who we are, how long to wait. Read once, then frozen.
+
+Precedence is click's own: option > environment variable > profile (loaded into the
+command's default_map) > default. Secrets never come from an option: a token comes from
+KJOB_TOKEN / KI_OAUTH_TOKEN or a profile's token_file; a password from --password-stdin,
+KJOB_PASSWORD / KI_PWD, a profile, a URL's user:pass@, or a prompt on a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from kjob.errors import BadInput
+
+DEFAULT_URL = "http://localhost:9191"
+DEFAULT_HTTP_TIMEOUT = 30.0
+
+# Profile keys that are command options (their values go into click's default_map).
+PROFILE_OPTIONS = {
+    "url": "urls",
+    "urls": "urls",
+    "user": "user",
+    "ca_bundle": "ca_bundle",
+    "insecure": "insecure",
+    "http_timeout": "http_timeout",
+    "encoding": "encoding",
+    "wire": "wire",
+}
+# Profile keys kjob reads itself (secrets and where to find them).
+PROFILE_SECRETS = {"password", "password_file", "token", "token_file"}
+
+
+@dataclass(frozen=True)
+class ClusterURL:
+    """A cluster's base URL, without credentials (those are taken out and kept apart)."""
+
+    url: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the client needs, decided once in the CLI layer."""
+
+    urls: tuple[str, ...] = (DEFAULT_URL,)
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    ca_bundle: str | None = None
+    insecure: bool = False
+    http_timeout: float = DEFAULT_HTTP_TIMEOUT
+    wire: str = "binary"
+    deadline: float | None = None  # time.monotonic() after which nothing new is tried
+    retries: int = 3
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction."""
+        return [value for value in (self.password, self.token) if value]
+
+
+@dataclass
+class Profile:
+    """A profile of the config file: option defaults plus where its secrets are."""
+
+    name: str | None = None
+    path: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_cluster_url(text: str) -> ClusterURL:
+    """A cluster URL checked for scheme, host and port, with any user:pass@ taken out."""
+    raw = text.strip()
+    if "://" not in raw:
+        raise BadInput(f"cluster URL {redact_url(raw)!r} has no scheme: write http://{redact_url(raw)} or https://...")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https"):
+        raise BadInput(f"cluster URL {redact_url(raw)!r}: the scheme must be http or https")
+    try:
+        port = parts.port
+    except ValueError:
+        raise BadInput(f"cluster URL {redact_url(raw)!r} has a bad port (a number from 1 to 65535)") from None
+    if not parts.hostname:
+        raise BadInput(f"cluster URL {redact_url(raw)!r} has no host")
+    if port == 0:
+        raise BadInput(f"cluster URL {redact_url(raw)!r} has a bad port (a number from 1 to 65535)")
+    if parts.query or parts.fragment:
+        raise BadInput(f"cluster URL {redact_url(raw)!r} may not carry a query or a fragment")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = f"{host}:{port}" if port else host
+    base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return ClusterURL(base, user, password)
+
+
+def redact_url(text: str) -> str:
+    """`scheme://user:secret@host` shown as `scheme://user:***@host`."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    userinfo, at, host = rest.rpartition("@")
+    if not at or "/" in userinfo:
+        return text
+    user = userinfo.split(":", 1)[0]
+    shown = f"{user}:***" if ":" in userinfo else "***"
+    return f"{scheme}{sep}{shown}@{host}"
+
+
+def split_urls(values: tuple[str, ...] | list[str] | str | None) -> list[str]:
+    """URLs from options (repeatable) or environment/profile values (comma-separated)."""
+    if not values:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def config_path(environ: Mapping[str, str]) -> Path:
+    if environ.get("KJOB_CONFIG"):
+        return Path(environ["KJOB_CONFIG"]).expanduser()
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "kjob" / "config.toml"
+
+
+def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
+    """The named profile (or the file's default_profile) from the config file.
+
+    A missing file is no profile, unless a profile was asked for by name.
+    """
+    path = config_path(environ)
+    explicit = bool(environ.get("KJOB_CONFIG"))
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if name or explicit:
+            raise BadInput(f"config file {path} does not exist" + (f" (needed for profile {name!r})" if name else "")) from None
+        return Profile()
+    except OSError as exc:
+        raise BadInput(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    import tomllib
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"config file {path} is not valid TOML: {exc}") from None
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise BadInput(f"config file {path}: 'profiles' must be a table of [profiles.NAME] tables")
+    chosen = name or data.get("default_profile")
+    if not chosen:
+        return Profile(path=path)
+    if chosen not in profiles or not isinstance(profiles[chosen], dict):
+        known = ", ".join(sorted(profiles)) or "none"
+        raise BadInput(f"unknown profile {chosen!r} in {path} (profiles: {known})")
+    profile = Profile(name=chosen, path=path)
+    for key, value in profiles[chosen].items():
+        if key in PROFILE_OPTIONS:
+            profile.options[PROFILE_OPTIONS[key]] = split_urls(value) if key in ("url", "urls") else value
+        elif key in PROFILE_SECRETS:
+            if not isinstance(value, str):
+                raise BadInput(f"config file {path}: profile {chosen!r}: {key} must be a string")
+            profile.secrets[key] = value
+        else:
+            allowed = ", ".join(sorted({*PROFILE_OPTIONS, *PROFILE_SECRETS}))
+            raise BadInput(f"config file {path}: profile {chosen!r} has an unknown key {key!r} (known: {allowed})")
+    if {"password", "token"} & profile.secrets.keys() and _readable_by_others(path):
+        profile.warnings.append(f"config file {path} holds a secret and is readable by others: chmod 600 {path}")
+    return profile
+
+
+def _readable_by_others(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+    except OSError:
+        return False
+
+
+def read_secret_file(path: str, what: str) -> str:
+    """A token or password kept in a file (first line, whitespace trimmed)."""
+    try:
+        text = Path(path).expanduser().read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read the {what} file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    value = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not value:
+        raise BadInput(f"the {what} file {path} is empty")
+    return value
+
+
+def resolve_credentials(
+    user: str | None,
+    password_stdin: bool,
+    urls: list[ClusterURL],
+    profile: Profile,
+    environ: Mapping[str, str],
+    prompt=None,
+) -> tuple[str | None, str | None, str | None]:
+    """(user, password, token) from the sources the module docstring lists, in that order."""
+    token = environ.get("KJOB_TOKEN") or environ.get("KI_OAUTH_TOKEN") or profile.secrets.get("token")
+    if not token and "token_file" in profile.secrets:
+        token = read_secret_file(profile.secrets["token_file"], "token")
+    from_url = next((url for url in urls if url.user), None)
+    user = user or (from_url.user if from_url else None)
+    password = None
+    if password_stdin:
+        if sys.stdin.isatty():
+            raise BadInput("--password-stdin reads the password from a pipe, but stdin is a terminal")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise BadInput("--password-stdin: stdin held no password")
+    password = (
+        password
+        or environ.get("KJOB_PASSWORD")
+        or environ.get("KI_PWD")
+        or profile.secrets.get("password")
+        or (read_secret_file(profile.secrets["password_file"], "password") if "password_file" in profile.secrets else None)
+        or (from_url.password if from_url else None)
+    )
+    if user and password is None and not token:
+        if prompt is None or not sys.stdin.isatty():
+            raise BadInput(f"no password for user {user!r}: set KJOB_PASSWORD, or pipe it to --password-stdin")
+        password = prompt(f"Password for {user}")
+    if password and not user:
+        raise BadInput("a password is set but no user: set KJOB_USER or --user")
+    return user, password, token
