@@ -19,8 +19,22 @@ install: $(STAMP)
 test: install
 	$(BIN)/python -m pytest -q
 
+# The demo: an emulator on a free port, a real job through the kjob command, the result,
+# and the emulator stopped again whatever happens (trap).
 demo: install
-	@KJOB=$(BIN)/kjob PYTHON=$(BIN)/python bash bench/demo.sh
+	@set -euo pipefail; \
+	work=$$(mktemp -d); \
+	$(BIN)/python -m kjob.emulator --port 0 --url-file "$$work/url" >"$$work/emulator.log" 2>&1 & emulator=$$!; \
+	trap 'kill $$emulator 2>/dev/null; wait $$emulator 2>/dev/null; rm -rf "$$work"' EXIT; \
+	for _ in $$(seq 100); do [ -s "$$work/url" ] && break; sleep 0.1; done; \
+	export KJOB_URL=$$(head -n1 "$$work/url"); \
+	echo "== emulator listening at $$KJOB_URL"; \
+	echo '== kjob submit /execute/sql (a 4-second job)'; \
+	tag=$$($(BIN)/kjob submit -q /execute/sql --data '{"statement": "SELECT * FROM cities", "options": {"emulator_duration": "4"}}'); \
+	echo "   tag: $$tag"; \
+	echo "== kjob status $$tag, until it is done"; \
+	while state=$$($(BIN)/kjob status -q "$$tag") && [ "$$state" = RUNNING ]; do $(BIN)/kjob status "$$tag"; sleep 1; done; \
+	$(BIN)/kjob status "$$tag" --json
 
 bench: install
 	$(BIN)/python bench/run.py

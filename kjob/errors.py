@@ -31,7 +31,7 @@ class KjobError(click.ClickException):
         super().__init__(message)
 
     def show(self, file=None) -> None:
-        click.echo(f"kjob: {self.format_message()}", file=file or click.get_text_stream("stderr"), err=True)
+        click.echo(f"kjob: {self.format_message()}", file=file, err=True)
 
 
 class BadInput(KjobError):

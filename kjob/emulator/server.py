@@ -106,6 +106,7 @@ class ClusterServer:
         self.credentials = credentials
         self.verbose = verbose
         self.faults = Faults()
+        self.recorded: list[tuple[str, dict[str, str], bytes]] | None = None  # (path, headers by lower-case name, body) when recording
         self.stopped = threading.Event()
         self.listener = _Listener((host, port), self)
         self.port = self.listener.server_address[1]
@@ -183,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         body = self._read_body()
+        if cluster.recorded is not None:
+            cluster.recorded.append((path, {k.lower(): v for k, v in self.headers.items()}, body))
         if mode == "stall":
             cluster.stopped.wait(600)
             self.close_connection = True
@@ -305,6 +308,7 @@ class Emulator:
         credentials: Credentials | None = None,
         faults: tuple[str, ...] = (),
         verbose: bool = False,
+        record: bool = False,
     ) -> None:
         ports = [port] if backup_port is None else [port, backup_port]
         self.ring = Ring(len(ports), job_duration=job_duration, replication_delay=replication_delay)
@@ -319,6 +323,9 @@ class Emulator:
             raise
         for spec in faults:
             self.primary.faults.add(spec)
+        if record:
+            for cluster in self.clusters:
+                cluster.recorded = []
 
     @property
     def primary(self) -> ClusterServer:
