@@ -32,9 +32,10 @@ demo: install
 	echo '== kjob submit /execute/sql (a 4-second job)'; \
 	tag=$$($(BIN)/kjob submit -q /execute/sql --data '{"statement": "SELECT * FROM cities", "options": {"emulator_duration": "4"}}'); \
 	echo "   tag: $$tag"; \
-	echo "== kjob status $$tag, until it is done"; \
-	while state=$$($(BIN)/kjob status -q "$$tag") && [ "$$state" = RUNNING ]; do $(BIN)/kjob status "$$tag"; sleep 1; done; \
-	$(BIN)/kjob status "$$tag" --json
+	echo "== kjob wait $$tag"; \
+	$(BIN)/kjob wait --progress rich --interval 0.5 "$$tag"; \
+	echo "== kjob fetch $$tag --format table"; \
+	$(BIN)/kjob fetch "$$tag" --format table
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -27,8 +27,8 @@ from kjob.config import (
     resolve_credentials,
     split_urls,
 )
-from kjob.errors import EXIT_CODES, Interrupted, JobNotFound
-from kjob.jobs import JobState, error_for, exit_code_of, parse_ref, worst
+from kjob.errors import EXIT_CODES, Interrupted, JobNotFound, KjobError, NotFinished
+from kjob.jobs import JobRef, JobState, error_for, exit_code_of, parse_ref, worst
 from kjob.render import Renderer
 
 ENCODINGS = ("binary", "json", "snappy")
@@ -136,6 +136,69 @@ def output_options(command: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line) on stdout.")(command)
 
 
+DEFAULT_INTERVAL = 5.0
+DEFAULT_LOG_EVERY = 30.0
+
+
+def wait_options(command: Callable) -> Callable:
+    """The options of every command that can wait for jobs (wait, submit --wait, fetch --wait)."""
+    options = [
+        click.option("--interval", type=click.FloatRange(min=0.1), default=DEFAULT_INTERVAL, show_default=True,
+                     help="Longest pause between two looks at a job (polls start fast and back off to this)."),
+        click.option("--progress", "progress", type=click.Choice(["auto", "rich", "plain", "none"]), default="auto",
+                     show_default=True, help="Bars (rich), one line per change (plain) or nothing; auto: bars on a terminal."),
+        click.option("--log-every", type=click.FloatRange(min=0), default=DEFAULT_LOG_EVERY, show_default=True,
+                     help="Plain mode: a progress line per job at most this often (seconds)."),
+        click.option("--fail-fast", is_flag=True, help="Stop waiting when the first job ends badly."),
+        click.option("--cancel-on-interrupt", is_flag=True, help="On Ctrl-C, cancel the jobs instead of leaving them running."),
+    ]
+    return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
+
+
+WAIT_OPTIONS = ("interval", "progress", "log_every", "fail_fast", "cancel_on_interrupt")
+
+
+def run_wait(app: App, refs: list, options: dict[str, Any], timeout: float | None) -> int:
+    """Follow jobs to their end with the display the options ask for; the exit code of the outcome."""
+    from kjob.follow import Followed, follow
+    from kjob.render import WaitDisplay, progress_mode
+
+    display = WaitDisplay(app.render, progress_mode(options["progress"], app.render.quiet, sys.stderr),
+                          log_every=options["log_every"], summary_path=os.environ.get("GITHUB_STEP_SUMMARY"))
+    client = app.client()
+    client.on_failover = display.failover
+    started = time.monotonic()
+    jobs = [Followed(ref, started=started) for ref in refs]
+    display.start(jobs)
+    try:
+        follow(client, jobs, display, interval=options["interval"], fail_fast=options["fail_fast"],
+               deadline=None if timeout is None else started + timeout)
+    except KeyboardInterrupt:
+        display.stop(jobs, timed_out=False)
+        raise Interrupted(stop_following(app, [job for job in jobs if not job.finished], options["cancel_on_interrupt"])) from None
+    timed_out = any(not job.finished for job in jobs) and not (
+        options["fail_fast"] and any(job.finished and job.exit_code != 0 for job in jobs))
+    display.stop(jobs, timed_out=timed_out)
+    return worst([job.exit_code for job in jobs])
+
+
+def stop_following(app: App, running: list, cancel: bool) -> str:
+    """What Ctrl-C leaves behind: the jobs go on, or (--cancel-on-interrupt) are cancelled."""
+    names = ", ".join(str(job.ref) for job in running)
+    if not running:
+        return "interrupted"
+    if not cancel:
+        return f"interrupted; the jobs go on on the server: {names}"
+    results = []
+    for job in running:
+        try:
+            status, _ = app.client().cancel_job(job.ref)
+            results.append(f"{job.ref}: {status or 'cancel sent'}")
+        except KjobError as exc:
+            results.append(f"{job.ref}: not cancelled ({exc.message})")
+    return "interrupted; cancelled " + "; ".join(results)
+
+
 def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = False, quiet: bool = False,
              timeout: float | None = None) -> App:
     """Settings from the options (click already applied environment and profile), frozen."""
@@ -197,21 +260,28 @@ def cli() -> None:
 @click.option("--tag-key", default="", metavar="TEXT", help="Mixed into --tag-from-payload, e.g. the date.")
 @click.option("--if-exists", type=click.Choice(["fail", "reuse"]), default="fail", show_default=True,
               help="When the tag already names a job: fail (exit 8) or report that job.")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all.")
+@click.option("--wait", "then_wait", is_flag=True, help="Then wait for the job to end, as `kjob wait` does.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all (exit 4).")
+@wait_options
 @output_options
 @cluster_options
 @click.pass_context
 def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file, encoding, tag, tag_from_payload,
-           tag_key, if_exists, timeout, as_json, quiet, **kwargs) -> None:
+           tag_key, if_exists, then_wait, timeout, as_json, quiet, **kwargs) -> None:
     """Start ENDPOINT as a job with a payload from --data, --file or stdin."""
     from kjob.submission import prepare
 
+    waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
     job = prepare(endpoint, data=data, file=file, avro_file=avro_file, schema_file=schema_file, encoding=encoding,
                   tag=tag, tag_from_payload_flag=tag_from_payload, tag_key=tag_key)
     created = app.client().create_job(job.endpoint, job.request_encoding, job.data, job.data_str, job.tag,
                                       reuse=if_exists == "reuse")
     app.render.created(created)
+    if then_wait:
+        remaining = None if app.settings.deadline is None else max(0.0, app.settings.deadline - time.monotonic())
+        ref = JobRef(job_id=created.job_id, tag=created.job_tag, origin=created.cluster, text=created.job_tag)
+        ctx.exit(run_wait(app, [ref], waiting, remaining))
 
 
 @cli.command(cls=KjobCommand)
@@ -226,6 +296,57 @@ def status(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, *
     app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
     codes = [look(app, ref) for ref in job_refs]
     ctx.exit(worst(codes))
+
+
+@cli.command(cls=KjobCommand)
+@click.argument("refs", nargs=-1, required=True, metavar="REF...")
+@click.option("--timeout", type=click.FloatRange(min=0), help="One deadline for the whole wait; 0 looks once (exit 4).")
+@wait_options
+@output_options
+@cluster_options
+@click.pass_context
+def wait(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, **kwargs) -> None:
+    """Follow jobs (ids and tags) until every one has ended; exit with the worst outcome."""
+    job_refs = [parse_ref(ref) for ref in refs]
+    waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
+    app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
+    ctx.exit(run_wait(app, job_refs, waiting, timeout))
+
+
+FORMATS = ("json", "jsonl", "csv", "table", "response")
+
+
+@cli.command(cls=KjobCommand)
+@click.argument("ref")
+@click.option("--raw", is_flag=True, help="Write the response's bytes as the server sent them, undecoded.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="/execute/sql rows as json (default), jsonl, csv or table; `response`: the whole decoded response.")
+@click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all (exit 4).")
+@wait_options
+@cluster_options
+@click.pass_context
+def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, then_wait: bool, timeout,
+          **kwargs) -> None:
+    """Print a finished job's response, decoded to JSON (or --raw bytes)."""
+    from kjob.results import write_result
+
+    job_ref = parse_ref(ref)
+    waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
+    app = make_app(ctx, split_params(kwargs), timeout=timeout)
+    if then_wait:
+        waiting["progress"] = "none" if waiting["progress"] == "auto" else waiting["progress"]
+        code = run_wait(app, [job_ref], waiting, timeout)
+        if code != 0:
+            ctx.exit(code)
+    state = app.client().get_job(job_ref)
+    problem = error_for(state)
+    if problem is not None:
+        raise problem
+    if not state.finished:
+        raise NotFinished(f"job {job_ref} is still {state.job_status} ({state.progress}%): add --wait to wait for it")
+    write_result(app.render, state, raw=raw, output=output, fmt=fmt)
 
 
 def look(app: App, ref) -> int:

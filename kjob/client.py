@@ -290,6 +290,20 @@ class Client:
         state, _ = self.across_ring("/get/job", lambda cluster: self.look_up(ref, cluster))
         return state
 
+    def cancel_job(self, ref: JobRef) -> tuple[str, str]:
+        """Cancel a job through /admin/alter/jobs; (the server's status for it, the cluster)."""
+
+        def attempt(cluster: str) -> str:
+            if ref.tag:
+                ids = [ref.job_id] if ref.job_id is not None and cluster == self.origin_of(ref) else []
+                record = {"job_ids": ids, "action": "cancel", "options": {"job_tag": ref.tag}}
+            else:
+                record = {"job_ids": [self._get_job_record(ref, cluster)["job_id"]], "action": "cancel", "options": {}}
+            answer = self.post(cluster, "/admin/alter/jobs", record)
+            return answer["status"][0] if answer["status"] else ""
+
+        return self.across_ring("/admin/alter/jobs", attempt)
+
     @staticmethod
     def _state(ref: JobRef, cluster: str, answer: dict, record: dict) -> JobState:
         if record["job_id"] != NO_ID:

@@ -104,3 +104,252 @@ class Renderer:
         if state.error_message:
             line += f"\n  error: {state.error_message}"
         self.data(line)
+
+
+# --- kjob wait: the display while jobs run, and the summary after ----------------------------
+
+
+def progress_mode(requested: str, quiet: bool, stream: IO[str]) -> str:
+    """rich, plain or none: bars only on a terminal that can draw them (auto), never with -q."""
+    if quiet:
+        return "none"
+    if requested != "auto":
+        return requested
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    return "rich" if terminal and os.environ.get("TERM") != "dumb" else "plain"
+
+
+def _ref_label(job) -> str:
+    ref = str(job.ref)
+    tag = job.state.tag if job.state else None
+    if job.ref.job_id is not None and tag and tag != ref:
+        return f"{ref} ({tag})"
+    return ref
+
+
+def _outcome_text(job) -> str:
+    if job.error is not None:
+        return type(job.error).__name__ if job.state is None else job.state.job_status
+    return job.state.job_status if job.state else "UNKNOWN"
+
+
+class WaitDisplay:
+    """What `kjob wait` shows: told by the follower what happens, it draws bars or writes lines."""
+
+    def __init__(self, renderer: Renderer, mode: str, *, log_every: float, summary_path: str | None) -> None:
+        self.renderer = renderer
+        self.mode = mode
+        self.log_every = log_every
+        self.summary_path = summary_path
+        self.last_logged: dict[int, float] = {}
+        self.clusters_seen: set[str] = set()
+        self._progress = None
+        self._tasks: dict[int, Any] = {}
+        self._overall = None
+        self._jobs: list = []
+
+    # the follower's listener -------------------------------------------------------------
+
+    def seen(self, job, previous: str | None) -> None:
+        state = job.state
+        if self.mode == "rich":
+            self._draw(job)
+        elif self.mode == "plain":
+            now = job.elapsed
+            changed = state.job_status != previous
+            if changed or now - self.last_logged.get(id(job), -1e9) >= self.log_every:
+                if changed or state.job_status == "RUNNING":
+                    self.last_logged[id(job)] = now
+                    if not state.finished:
+                        self.renderer.message(f"kjob: job {_ref_label(job)} {state.endpoint}: {state.job_status} {state.progress}%")
+
+    def ended(self, job) -> None:
+        if self.renderer.as_json:
+            self.renderer.json_line(wait_record(job))
+        if self.mode == "rich":
+            self._draw(job)
+        elif self.mode == "plain":
+            self.renderer.message(f"kjob: {_end_line(job)}")
+        elif job.exit_code != 0 and job.problem() is not None:
+            self.renderer.message(f"kjob: {job.problem().message}", always=True)
+
+    def trouble(self, job, text: str) -> None:
+        if self.mode == "rich" and self._progress is not None:
+            self._progress.console.print(f"[yellow]kjob: {self.renderer._clean(text)}[/]")
+        else:
+            self.renderer.message(f"kjob: {text}")
+
+    def failover(self, cluster: str, reason: str) -> None:
+        """Say once per cluster that the wait goes on elsewhere (bars are kept)."""
+        if cluster in self.clusters_seen:
+            return
+        self.clusters_seen.add(cluster)
+        text = f"kjob: {reason}; going on with {redact_url(cluster)}"
+        if self.mode == "rich" and self._progress is not None:
+            self._progress.console.print(f"[yellow]{self.renderer._clean(text)}[/]")
+        else:
+            self.renderer.message(text)
+
+    # the live bars ---------------------------------------------------------------------------
+
+    def start(self, jobs) -> None:
+        self._jobs = jobs
+        if self.mode != "rich":
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.text import Text
+
+        class Remaining(TimeRemainingColumn):
+            """No estimate for a job that has ended, however far its bar got."""
+
+            def render(self, task):
+                return Text("") if task.fields.get("ended") else super().render(task)
+
+        console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+        self._progress = Progress(
+            TextColumn("{task.fields[ref]}", style="bold"),
+            TextColumn("{task.fields[endpoint]}", style="dim"),
+            TextColumn("{task.fields[state]}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            Remaining(),
+            console=console,
+            transient=False,
+            refresh_per_second=8,
+        )
+        self._progress.start()
+        for job in jobs:
+            self._tasks[id(job)] = self._progress.add_task("", total=100, ref=str(job.ref), endpoint="", state="[dim]waiting[/]", ended=False)
+        if len(jobs) > 1:
+            self._overall = self._progress.add_task("", total=100 * len(jobs), ref=f"all {len(jobs)} jobs", endpoint="", state="", ended=False)
+
+    def _draw(self, job) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks[id(job)]
+        state = job.state
+        status = _outcome_text(job)
+        colour = STATUS_COLOURS.get(status, "red")
+        completed = 100 if status == "DONE" else (state.progress if state else 0)
+        self._progress.update(task, completed=completed, ref=_ref_label(job), endpoint=state.endpoint if state else "",
+                              state=f"[{colour}]{status}[/]", ended=job.finished)
+        if job.finished:
+            self._progress.stop_task(task)
+        if self._overall is not None:
+            total = sum(100 if j.finished else (j.state.progress if j.state else 0) for j in self._jobs)
+            self._progress.update(self._overall, completed=total)
+
+    def stop(self, jobs, timed_out: bool) -> None:
+        """End the display: stop the bars, then a summary (table, line or nothing)."""
+        if self._progress is not None:
+            for job in jobs:
+                self._draw(job)
+            self._progress.stop()
+        if self.mode == "rich":
+            self._summary_table(jobs)
+        elif self.mode == "plain" and len(jobs) > 1:
+            counts: dict[str, int] = {}
+            for job in jobs:
+                key = _outcome_text(job) if job.finished else "still running"
+                counts[key] = counts.get(key, 0) + 1
+            self.renderer.message("kjob: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+        running = [job for job in jobs if not job.finished]
+        if running and timed_out:
+            names = ", ".join(f"{_ref_label(job)} ({job.state.progress}%)" if job.state else _ref_label(job) for job in running)
+            self.renderer.message(f"kjob: timed out; still running on the server: {names}", always=True)
+        if self.summary_path:
+            write_step_summary(self.summary_path, jobs)
+
+    def _summary_table(self, jobs) -> None:
+        from rich.table import Table
+
+        table = Table(title=None, show_edge=False, header_style="bold")
+        for column in ("job", "endpoint", "status", "time", "message"):
+            table.add_column(column)
+        for job in jobs:
+            status = _outcome_text(job) if job.finished else "RUNNING"
+            colour = STATUS_COLOURS.get(status, "red")
+            table.add_row(_ref_label(job), job.state.endpoint if job.state else "", f"[{colour}]{status}[/]",
+                          f"{job.elapsed:.1f} s", self.renderer._clean(_problem_text(job)))
+        self._progress.console.print(table)
+
+
+def _problem_text(job) -> str:
+    """Why a job ended badly, in a few words: the job's own error message, or kjob's."""
+    if job.error is not None:
+        return job.error.message
+    if job.state is not None and job.state.job_status == "ERROR":
+        return job.state.error_message or "(no message)"
+    return ""
+
+
+def _end_line(job) -> str:
+    if job.error is not None:
+        return job.error.message
+    text = f"job {_ref_label(job)} {job.state.endpoint}: {job.state.job_status} after {job.elapsed:.1f} s"
+    detail = _problem_text(job)
+    return f"{text}: {detail}" if detail else text
+
+
+def wait_record(job) -> dict[str, Any]:
+    """The --json line of `kjob wait` for one job: status's shape plus ref, exit_code and elapsed."""
+    record: dict[str, Any] = job.state.as_json() if job.state else {"job_id": job.ref.job_id, "job_tag": job.ref.tag}
+    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3)}
+    if job.error is not None:
+        record["error"] = job.error.message
+    return record
+
+
+def write_step_summary(path: str, jobs) -> None:
+    """Append a Markdown table of the jobs' outcomes (GitHub Actions' $GITHUB_STEP_SUMMARY)."""
+    lines = ["### kjob wait", "", "| job | endpoint | status | time | message |", "|---|---|---|---|---|"]
+    for job in jobs:
+        status = _outcome_text(job) if job.finished else "RUNNING"
+        message = _problem_text(job).replace("|", "\\|")
+        lines.append(f"| {_ref_label(job)} | {job.state.endpoint if job.state else ''} | {status} | {job.elapsed:.1f} s | {message} |")
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n\n")
+    except OSError:
+        pass
+
+
+# --- kjob fetch: a finished job's response -------------------------------------------------
+
+
+def write_response(stream: IO[str], value: Any, *, pretty: bool) -> None:
+    """A decoded response as JSON: indented for a person, one line for a program."""
+    if pretty:
+        stream.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    else:
+        stream.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def write_rows(stream: IO[str], fmt: str, headers: list[str], rows: list[dict[str, Any]], *, pretty: bool, colour: bool) -> None:
+    """SQL rows as json (an array), jsonl (an object a line), csv (with a header row) or a table."""
+    if fmt == "json":
+        return write_response(stream, rows, pretty=pretty)
+    if fmt == "jsonl":
+        for row in rows:
+            stream.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        return None
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows([row[name] for name in headers] for row in rows)
+        return None
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*headers, show_edge=False, header_style="bold" if colour else "")
+    for row in rows:
+        table.add_row(*("NULL" if row[name] is None else str(row[name]) for name in headers))
+    Console(file=stream, no_color=not colour, highlight=False, width=None if colour else 200, force_terminal=colour).print(table)
+    return None

@@ -1,0 +1,139 @@
+"""Following jobs to their end: concurrent polls over one session, backing off to an interval.
+
+No printing: what happens is told to a listener (the renderer), and the outcome of every job
+is returned. A job is polled soon after it is first seen, then less and less often up to
+`interval`, so a short job ends quickly and a long one costs little.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from kjob.errors import JobNotFound, KjobError, NoClusterReachable, NotFinished, ServerRefused
+from kjob.jobs import JobRef, JobState, error_for, exit_code_of
+
+FIRST_POLL = 0.2  # seconds before the second look at a job
+POLL_GROWTH = 1.5  # each later look waits this much longer, up to the interval
+NOT_FOUND_GRACE = 10.0  # seconds a job may stay unknown (a tag not yet on a backup) before it counts as not found
+UNREACHABLE_GRACE = 60.0  # seconds no cluster may answer before the wait gives up on a job
+MAX_WORKERS = 8  # concurrent polls, and so at most this many connections per cluster
+
+
+@dataclass
+class Followed:
+    """One job being followed: its latest look, or why there is none."""
+
+    ref: JobRef
+    started: float
+    state: JobState | None = None
+    error: KjobError | None = None
+    ended: float | None = None
+    next_poll: float = 0.0
+    delay: float = FIRST_POLL
+    missing_since: float | None = None
+    unreachable_since: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.ended is not None
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return self.error.exit_code
+        if self.state is None or not self.state.finished:
+            return NotFinished.exit_code
+        return exit_code_of(self.state)
+
+    @property
+    def elapsed(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+    def problem(self) -> KjobError | None:
+        """What went wrong for this job, if anything (an error, or a job that ended badly)."""
+        return self.error or (error_for(self.state) if self.state else None)
+
+
+class Listener(Protocol):
+    def seen(self, job: Followed, previous: str | None) -> None: ...
+
+    def ended(self, job: Followed) -> None: ...
+
+    def trouble(self, job: Followed, text: str) -> None: ...
+
+
+def follow(
+    client,
+    jobs: list[Followed],
+    listener: Listener,
+    *,
+    interval: float,
+    deadline: float | None,
+    fail_fast: bool = False,
+    not_found_grace: float = NOT_FOUND_GRACE,
+    unreachable_grace: float = UNREACHABLE_GRACE,
+) -> list[Followed]:
+    """Poll every job until each has ended, the deadline passes, or (fail_fast) one ends badly."""
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs)), thread_name_prefix="kjob-poll") as pool:
+        while True:
+            now = time.monotonic()
+            due = [job for job in jobs if not job.finished and job.next_poll <= now]
+            for job, outcome in zip(due, pool.map(lambda job: _look(client, job.ref), due)):
+                _apply(job, outcome, listener, interval, not_found_grace, unreachable_grace)
+            pending = [job for job in jobs if not job.finished]
+            if not pending or (fail_fast and any(job.exit_code != 0 for job in jobs if job.finished)):
+                return jobs
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return jobs
+            wake = min(job.next_poll for job in pending)
+            if deadline is not None:
+                wake = min(wake, deadline)
+            time.sleep(max(0.0, wake - now))
+
+
+def _look(client, ref: JobRef) -> JobState | KjobError:
+    try:
+        return client.get_job(ref)
+    except (JobNotFound, NoClusterReachable, ServerRefused) as exc:
+        return exc
+
+
+def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, interval: float,
+           not_found_grace: float, unreachable_grace: float) -> None:
+    now = time.monotonic()
+    job.next_poll = now + job.delay
+    job.delay = min(interval, job.delay * POLL_GROWTH)
+    if isinstance(outcome, JobState):
+        previous = job.state.job_status if job.state else None
+        job.state, job.missing_since, job.unreachable_since = outcome, None, None
+        job.ref = _learn(job.ref, outcome)
+        listener.seen(job, previous)
+        if outcome.finished:
+            job.ended = now
+            listener.ended(job)
+        return
+    if isinstance(outcome, JobNotFound):
+        job.missing_since = job.missing_since or now
+        if now - job.missing_since < not_found_grace:
+            return
+    elif isinstance(outcome, NoClusterReachable):
+        first = job.unreachable_since is None
+        job.unreachable_since = job.unreachable_since or now
+        if now - job.unreachable_since < unreachable_grace:
+            if first:
+                listener.trouble(job, f"{outcome.message}; still trying for {unreachable_grace:g} s")
+            return
+    job.error, job.ended = outcome, now
+    listener.ended(job)
+
+
+def _learn(ref: JobRef, state: JobState) -> JobRef:
+    """Keep what an answer taught: the job's tag, and which cluster its id belongs to."""
+    if ref.job_id is not None and ref.origin is None and state.job_id == ref.job_id:
+        ref = replace(ref, origin=state.cluster)
+    return ref.with_tag(state.tag)
