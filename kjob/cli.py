@@ -138,6 +138,7 @@ def output_options(command: Callable) -> Callable:
 
 DEFAULT_INTERVAL = 5.0
 DEFAULT_LOG_EVERY = 30.0
+NOT_FOUND_GRACE = 10.0  # seconds a job may stay unknown before it counts as not found
 
 
 def wait_options(command: Callable) -> Callable:
@@ -149,13 +150,15 @@ def wait_options(command: Callable) -> Callable:
                      show_default=True, help="Bars (rich), one line per change (plain) or nothing; auto: bars on a terminal."),
         click.option("--log-every", type=click.FloatRange(min=0), default=DEFAULT_LOG_EVERY, show_default=True,
                      help="Plain mode: a progress line per job at most this often (seconds)."),
+        click.option("--not-found-grace", type=click.FloatRange(min=0), default=NOT_FOUND_GRACE, show_default=True,
+                     help="Seconds a job may stay unknown (a tag not yet on a backup) before it counts as not found."),
         click.option("--fail-fast", is_flag=True, help="Stop waiting when the first job ends badly."),
         click.option("--cancel-on-interrupt", is_flag=True, help="On Ctrl-C, cancel the jobs instead of leaving them running."),
     ]
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
 
-WAIT_OPTIONS = ("interval", "progress", "log_every", "fail_fast", "cancel_on_interrupt")
+WAIT_OPTIONS = ("interval", "progress", "log_every", "not_found_grace", "fail_fast", "cancel_on_interrupt")
 
 
 def run_wait(app: App, refs: list, options: dict[str, Any], timeout: float | None) -> int:
@@ -172,7 +175,7 @@ def run_wait(app: App, refs: list, options: dict[str, Any], timeout: float | Non
     display.start(jobs)
     try:
         follow(client, jobs, display, interval=options["interval"], fail_fast=options["fail_fast"],
-               deadline=None if timeout is None else started + timeout)
+               not_found_grace=options["not_found_grace"], deadline=None if timeout is None else started + timeout)
     except KeyboardInterrupt:
         display.stop(jobs, timed_out=False)
         raise Interrupted(stop_following(app, [job for job in jobs if not job.finished], options["cancel_on_interrupt"])) from None

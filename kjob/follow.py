@@ -17,7 +17,6 @@ from kjob.jobs import JobRef, JobState, error_for, exit_code_of
 
 FIRST_POLL = 0.2  # seconds before the second look at a job
 POLL_GROWTH = 1.5  # each later look waits this much longer, up to the interval
-NOT_FOUND_GRACE = 10.0  # seconds a job may stay unknown (a tag not yet on a backup) before it counts as not found
 UNREACHABLE_GRACE = 60.0  # seconds no cluster may answer before the wait gives up on a job
 MAX_WORKERS = 8  # concurrent polls, and so at most this many connections per cluster
 
@@ -73,8 +72,8 @@ def follow(
     *,
     interval: float,
     deadline: float | None,
+    not_found_grace: float,
     fail_fast: bool = False,
-    not_found_grace: float = NOT_FOUND_GRACE,
     unreachable_grace: float = UNREACHABLE_GRACE,
 ) -> list[Followed]:
     """Poll every job until each has ended, the deadline passes, or (fail_fast) one ends badly."""

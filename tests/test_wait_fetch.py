@@ -1,0 +1,334 @@
+"""kjob wait and kjob fetch against the emulator: outcomes, displays, deadlines, interrupts, output files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import gpudb
+import pytest
+
+from conftest import run_cli, run_kjob
+from kjob.emulator import Emulator
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def alter(duration: float, outcome: str = "done", message: str = "disk full") -> str:
+    options = {"emulator_duration": str(duration), "emulator_outcome": outcome, "emulator_error_message": message}
+    return json.dumps({"table_name": "t", "action": "refresh", "value": "", "options": options})
+
+
+def sql(duration: float) -> str:
+    return json.dumps({"statement": "SELECT * FROM cities", "options": {"emulator_duration": str(duration)}})
+
+
+def start(url: str, endpoint: str, payload: str, *extra: str) -> str:
+    result = run_cli(["submit", endpoint, "-q", "--url", url, "--data", payload, *extra])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.strip()
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("outcomes, code", [
+    (["done", "done"], 0),
+    (["done", "error"], 1),
+    (["done", "cancelled"], 3),
+    (["cancelled", "error", "done"], 1),
+])
+def test_wait_exits_with_the_worst_outcome(emulator, outcomes, code):
+    tags = [start(emulator.url, "/alter/table", alter(0.1 + 0.1 * i, outcome)) for i, outcome in enumerate(outcomes)]
+    result = run_cli(["wait", *tags, "--url", emulator.url, "--json", "--interval", "0.2"])
+    assert result.exit_code == code
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(r["job_tag"] for r in records) == sorted(tags)
+    expected = {"done": "DONE", "error": "ERROR", "cancelled": "CANCELLED"}
+    assert {r["job_tag"]: r["job_status"] for r in records} == {t: expected[o] for t, o in zip(tags, outcomes)}
+    assert all(r["exit_code"] == {"DONE": 0, "ERROR": 1, "CANCELLED": 3}[r["job_status"]] for r in records)
+
+
+def test_wait_mixes_ids_and_tags_and_a_missing_job(emulator):
+    tag = start(emulator.url, "/alter/table", alter(0.1))
+    job_id = json.loads(run_cli(["status", tag, "--url", emulator.url, "--json"]).stdout)["job_id"]
+    result = run_cli(["wait", str(job_id), tag, "--url", emulator.url, "--json"])
+    assert result.exit_code == 0
+    assert [json.loads(line)["job_id"] for line in result.stdout.splitlines()] == [job_id, job_id]
+
+
+def test_a_job_that_never_appears_is_not_found_after_the_grace(emulator):
+    started = time.monotonic()
+    result = run_cli(["wait", "no-such-job", "--url", emulator.url, "--json", "--not-found-grace", "0.5"])
+    assert result.exit_code == 5
+    assert json.loads(result.stdout)["exit_code"] == 5
+    assert 0.5 <= time.monotonic() - started < 5
+
+
+def test_a_tag_not_yet_on_the_backup_is_waited_for():
+    with Emulator(port=0, backup_port=0, job_duration=0.1, replication_delay=0.6) as ring:
+        tag = start(ring.url, "/alter/table", alter(0.1))
+        result = run_cli(["wait", tag, "--url", ring.backup.url, "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["cluster"] == ring.backup.url
+
+
+def test_plain_output_off_a_terminal_has_no_ansi_no_carriage_returns_and_a_line_per_change(emulator):
+    # Long enough that the subprocess is surely up before they end, even on a loaded machine.
+    tags = [start(emulator.url, "/alter/table", alter(2.0)), start(emulator.url, "/alter/table", alter(1.8, "error"))]
+    result = run_kjob(["wait", *tags, "--url", emulator.url, "--log-every", "100"], env={"TERM": "xterm-256color"})
+    stderr = result.stderr.decode()
+    assert result.returncode == 1
+    assert not ANSI.search(stderr) and "\r" not in stderr
+    assert result.stdout == b""
+    lines = stderr.splitlines()
+    for tag, final in zip(tags, ("DONE", "ERROR")):
+        mine = [line for line in lines if tag in line and "ended in" not in line]
+        assert [re.search(r": (RUNNING|DONE|ERROR)", line).group(1) for line in mine] == ["RUNNING", final]
+    assert any("disk full" in line for line in lines)
+
+
+def test_quiet_prints_only_errors(emulator):
+    ok = start(emulator.url, "/alter/table", alter(0.1))
+    bad = start(emulator.url, "/alter/table", alter(0.1, "error"))
+    result = run_kjob(["wait", ok, bad, "-q", "--url", emulator.url])
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert result.stderr.decode().splitlines() == [f"kjob: job {bad} ended in ERROR: disk full"]
+
+
+def test_progress_lines_at_most_every_log_every_seconds(emulator):
+    tag = start(emulator.url, "/alter/table", alter(2.0))
+    result = run_kjob(["wait", tag, "--url", emulator.url, "--interval", "0.1", "--log-every", "0.5"])
+    running = [line for line in result.stderr.decode().splitlines() if "RUNNING" in line]
+    assert 2 <= len(running) <= 5  # about one line every 0.5 s of a 2 s job, not one per 0.1 s poll
+
+
+def test_no_color_and_dumb_terminals_get_no_bars(emulator):
+    tag = start(emulator.url, "/alter/table", alter(0.1))
+    for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
+        result = run_kjob(["wait", tag, "--url", emulator.url], env=env)
+        assert result.returncode == 0 and not ANSI.search(result.stderr.decode())
+
+
+def run_in_pty(args: list[str], timeout: float = 30) -> tuple[int, str]:
+    """Run kjob with a pseudo-terminal as stdin, stdout and stderr; return its exit code and screen bytes."""
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "30"}
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen([sys.executable, "-m", "kjob", *args], stdin=secondary, stdout=secondary,
+                               stderr=secondary, env=env, close_fds=True)
+    os.close(secondary)
+    output = bytearray()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        elif process.poll() is not None:
+            break
+    os.close(primary)
+    return process.wait(timeout=5), output.decode("utf-8", "replace")
+
+
+def test_bars_in_a_real_terminal_and_every_outcome_on_the_final_screen(emulator):
+    tags = [start(emulator.url, "/execute/sql", sql(1.0)),
+            start(emulator.url, "/alter/table", alter(0.8, "error", "disk full")),
+            start(emulator.url, "/alter/table", alter(0.6, "cancelled"))]
+    code, screen = run_in_pty(["wait", *tags, "--url", emulator.url, "--interval", "0.2"])
+    assert code == 1
+    assert "━" in screen and "%" in screen  # rich's bars were drawn
+    assert "\x1b[" in screen  # with colour and cursor movement
+    assert "all 3 jobs" in screen
+    final = screen[screen.rindex("job "):]  # the summary table after the bars
+    for tag, status in zip(tags, ("DONE", "ERROR", "CANCELLED")):
+        assert re.search(re.escape(tag) + r".*" + status, final), (tag, status)
+    assert "disk full" in final
+
+
+def test_timeout_stops_waiting_and_says_what_still_runs(emulator):
+    slow = start(emulator.url, "/alter/table", alter(5))
+    quick = start(emulator.url, "/alter/table", alter(0.1))
+    started = time.monotonic()
+    result = run_cli(["wait", slow, quick, "--url", emulator.url, "--timeout", "0.8", "--json"])
+    assert time.monotonic() - started < 4
+    assert result.exit_code == 4
+    assert slow in result.stderr and "still running" in result.stderr
+    assert [json.loads(line)["job_tag"] for line in result.stdout.splitlines()] == [quick]
+    assert emulator.ring.jobs[slow].state(time.monotonic())[0] == "RUNNING"
+
+
+def test_timeout_zero_looks_once(emulator):
+    tag = start(emulator.url, "/alter/table", alter(5))
+    assert run_cli(["wait", tag, "--url", emulator.url, "--timeout", "0"]).exit_code == 4
+    done = start(emulator.url, "/alter/table", alter(0))
+    assert run_cli(["wait", done, "--url", emulator.url, "--timeout", "0"]).exit_code == 0
+
+
+def test_fail_fast_stops_at_the_first_bad_end(emulator):
+    slow = start(emulator.url, "/alter/table", alter(5))
+    bad = start(emulator.url, "/alter/table", alter(0.2, "error"))
+    started = time.monotonic()
+    result = run_cli(["wait", slow, bad, "--url", emulator.url, "--fail-fast"])
+    assert result.exit_code == 1 and time.monotonic() - started < 4
+
+
+def interrupt_wait(emulator, *extra: str) -> tuple[subprocess.Popen, str, str]:
+    tag = start(emulator.url, "/alter/table", alter(30))
+    process = subprocess.Popen([sys.executable, "-m", "kjob", "wait", tag, "--url", emulator.url, "--progress", "plain",
+                                *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = process.stderr.readline().decode()  # the first look has been taken
+    assert "RUNNING" in first
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    return process, tag, first + stderr.decode()
+
+
+def test_ctrl_c_leaves_the_job_running_and_exits_130(emulator):
+    process, tag, stderr = interrupt_wait(emulator)
+    assert process.returncode == 130
+    assert "go on" in stderr and tag in stderr and "Traceback" not in stderr
+    assert emulator.ring.jobs[tag].state(time.monotonic())[0] == "RUNNING"
+
+
+def test_cancel_on_interrupt_cancels_the_job(emulator):
+    process, tag, stderr = interrupt_wait(emulator, "--cancel-on-interrupt")
+    assert process.returncode == 130 and "cancelled" in stderr and "Traceback" not in stderr
+    assert emulator.ring.jobs[tag].state(time.monotonic())[0] == "CANCELLED"
+
+
+def test_github_step_summary_gets_a_markdown_table(emulator, tmp_path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    ok = start(emulator.url, "/alter/table", alter(0.1))
+    bad = start(emulator.url, "/alter/table", alter(0.1, "error", "no space | left"))
+    run_cli(["wait", ok, bad, "--url", emulator.url, "-q"], env={"GITHUB_STEP_SUMMARY": str(summary)})
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")
+    assert "| job | endpoint | status |" in text
+    assert re.search(re.escape(ok) + r" \| /alter/table \| DONE", text)
+    assert re.search(re.escape(bad) + r" \| /alter/table \| ERROR .*no space \\\| left", text)
+
+
+def test_submit_wait_submits_then_waits(emulator):
+    result = run_cli(["submit", "/alter/table", "--url", emulator.url, "--data", alter(0.2, "error"), "--wait", "--json"])
+    assert result.exit_code == 1
+    created, ended = (json.loads(line) for line in result.stdout.splitlines())
+    assert created["job_tag"] == ended["job_tag"] and ended["job_status"] == "ERROR"
+
+
+# --- fetch --------------------------------------------------------------------------------
+
+
+def gpudb_view(url: str, tag: str, encoding: str) -> tuple[dict, object]:
+    """What the official client gets for a finished job, and its own decoding of the response."""
+    options = gpudb.GPUdb.Options()
+    options.encoding = encoding.upper()
+    db = gpudb.GPUdb(host=url, options=options)
+    job = db.get_job(-1, options={"job_tag": tag})
+    if job["response_encoding"] == "json":
+        return job, json.loads(job["job_response_str"])
+    decoded = db.gpudb_schemas[job["endpoint"]]["RSP_SCHEMA"].decode(job["job_response"])
+    return job, {key: value.decode("latin-1") if isinstance(value, bytes) else value for key, value in decoded.items()}
+
+
+@pytest.mark.parametrize("encoding", ["binary", "json", "snappy"])
+@pytest.mark.parametrize("endpoint, payload", [("/alter/table", alter(0)), ("/execute/sql", sql(0))])
+def test_fetch_equals_what_gpudb_decodes(emulator, encoding, endpoint, payload):
+    tag = start(emulator.url, endpoint, payload, "--encoding", encoding)
+    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    fetched = run_cli(["fetch", tag, "--url", emulator.url, "--format", "response"])
+    assert fetched.exit_code == 0, fetched.stderr
+    job, theirs = gpudb_view(emulator.url, tag, "binary")
+    assert json.loads(fetched.stdout) == json.loads(json.dumps(theirs))
+    raw = run_kjob(["fetch", tag, "--url", emulator.url, "--raw"])
+    expected = job["job_response_str"].encode() if job["response_encoding"] == "json" else job["job_response"]
+    assert raw.returncode == 0 and raw.stdout == expected
+
+
+def test_fetch_sql_rows_in_every_format(emulator):
+    tag = start(emulator.url, "/execute/sql", sql(0))
+    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    rows = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
+    assert rows[0] == {"id": 1, "city": "Amsterdam", "temperature": 11.2}
+    assert rows[4]["temperature"] is None and len(rows) == 6
+    jsonl = run_cli(["fetch", tag, "--url", emulator.url, "--format", "jsonl"]).stdout.splitlines()
+    assert [json.loads(line) for line in jsonl] == rows
+    csv_text = run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv"]).stdout
+    assert csv_text.splitlines()[:2] == ["id,city,temperature", "1,Amsterdam,11.2"]
+    table = run_cli(["fetch", tag, "--url", emulator.url, "--format", "table"]).stdout
+    assert "Amsterdam" in table and "city" in table and "NULL" in table
+    assert run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv"]).exit_code == 0
+
+
+def test_fetch_of_a_job_that_has_not_ended_well(emulator):
+    running = start(emulator.url, "/alter/table", alter(30))
+    failed = start(emulator.url, "/alter/table", alter(0, "error", "disk full"))
+    cancelled = start(emulator.url, "/alter/table", alter(0, "cancelled"))
+    still = run_cli(["fetch", running, "--url", emulator.url])
+    assert still.exit_code == 4 and "--wait" in still.stderr
+    failure = run_cli(["fetch", failed, "--url", emulator.url])
+    assert failure.exit_code == 1 and "disk full" in failure.stderr and failure.stdout == ""
+    assert run_cli(["fetch", cancelled, "--url", emulator.url]).exit_code == 3
+    assert run_cli(["fetch", "no-such-tag", "--url", emulator.url]).exit_code == 5
+    assert run_cli(["fetch", running, "--url", emulator.url, "--format", "csv"]).exit_code == 4
+
+
+def test_fetch_wait_waits_first(emulator):
+    tag = start(emulator.url, "/execute/sql", sql(0.4))
+    result = run_cli(["fetch", tag, "--wait", "--url", emulator.url, "--format", "jsonl"])
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 6
+
+
+def test_fetch_output_file_is_written_whole(emulator, tmp_path):
+    tag = start(emulator.url, "/execute/sql", sql(0))
+    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    target = tmp_path / "rows.csv"
+    result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv", "-o", str(target)])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert target.read_text().startswith("id,city,temperature\n1,Amsterdam")
+    assert os.listdir(tmp_path) == ["rows.csv"]
+
+
+def test_a_failed_fetch_leaves_the_old_file_and_no_partial_one(emulator, tmp_path):
+    target = tmp_path / "result.json"
+    target.write_text("yesterday's result\n")
+    failed = start(emulator.url, "/alter/table", alter(0, "error"))
+    assert run_cli(["fetch", failed, "--url", emulator.url, "-o", str(target)]).exit_code == 1
+    emulator.primary.faults.add("truncate@/get/job")
+    done = start(emulator.url, "/alter/table", alter(0))
+    cut = run_cli(["fetch", done, "--url", emulator.url, "-o", str(target), "--http-timeout", "2"])
+    assert cut.exit_code == 7
+    assert target.read_text() == "yesterday's result\n"
+    assert os.listdir(tmp_path) == ["result.json"]
+
+
+def test_fetch_to_a_missing_folder_is_exit_2(emulator, tmp_path):
+    tag = start(emulator.url, "/alter/table", alter(0))
+    result = run_cli(["fetch", tag, "--url", emulator.url, "-o", str(tmp_path / "nope" / "x.json")])
+    assert result.exit_code == 2 and "cannot write" in result.stderr
+
+
+def test_fetch_pretty_on_a_terminal_compact_in_a_pipe(emulator):
+    tag = start(emulator.url, "/alter/table", alter(0))
+    piped = run_kjob(["fetch", tag, "--url", emulator.url])
+    assert piped.stdout.count(b"\n") == 1
+    code, screen = run_in_pty(["fetch", tag, "--url", emulator.url])
+    assert code == 0 and screen.count("\n") > 5
