@@ -26,7 +26,9 @@ from kjob.config import (
     redact_url,
     resolve_credentials,
     split_urls,
+    state_folder,
 )
+from kjob.history import History
 from kjob.errors import EXIT_CODES, Interrupted, JobNotFound, KjobError, NotFinished
 from kjob.jobs import JobRef, JobState, error_for, exit_code_of, parse_ref, worst
 from kjob.render import Renderer
@@ -94,6 +96,7 @@ class App:
 
     settings: Settings
     render: Renderer
+    history: History
     _client: Any = field(default=None, repr=False)
 
     def client(self):
@@ -105,11 +108,30 @@ class App:
                 on_failover=self.render.failover,
                 on_retry=self.render.retry,
                 trace=self.render.trace if self.render.verbose else None,
+                tag_of=self.history.tag_of,
             )
         return self._client
 
+    def refs(self, texts: tuple[str, ...] | list[str]) -> list[JobRef]:
+        """Job references as typed, with `@last` read from kjob's record of submitted jobs."""
+        return [self._ref(text) for text in texts]
 
-CLUSTER_OPTIONS = ("urls", "user", "password_stdin", "profile", "ca_bundle", "insecure", "http_timeout", "wire", "verbose")
+    def _ref(self, text: str) -> JobRef:
+        if text.strip() != "@last":
+            return parse_ref(text)
+        entry = self.history.last()
+        return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"], text=entry["job_tag"])
+
+    def remember(self, created) -> None:
+        """Add a submitted job to kjob's record; a record that cannot be written only warns."""
+        try:
+            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster)
+        except OSError as exc:
+            self.render.warning(f"cannot record the job in {self.history.path}: {exc.strerror or exc}")
+
+
+CLUSTER_OPTIONS = ("urls", "user", "password_stdin", "profile", "ca_bundle", "insecure", "http_timeout", "wire",
+                   "discover", "verbose")
 
 
 def cluster_options(command: Callable) -> Callable:
@@ -126,6 +148,8 @@ def cluster_options(command: Callable) -> Callable:
                      envvar="KJOB_HTTP_TIMEOUT", show_default=True, help="Seconds one HTTP call may take."),
         click.option("--wire", type=click.Choice(ENCODINGS), default="binary", show_default=True,
                      help="Encoding of kjob's own calls to the cluster."),
+        click.option("--discover", is_flag=True, envvar="KJOB_DISCOVER", show_envvar=True,
+                     help="Also use the HA ring's other clusters, as the first cluster reports them."),
         click.option("-v", "--verbose", is_flag=True, help="Trace HTTP calls on stderr (secrets redacted)."),
     ]
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
@@ -224,6 +248,7 @@ def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = Fals
         http_timeout=params["http_timeout"],
         wire=params["wire"],
         deadline=None if timeout is None else time.monotonic() + timeout,
+        discover=params["discover"],
     )
     render.secrets = settings.secrets()
     if settings.insecure:
@@ -232,7 +257,7 @@ def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = Fals
         auth = "bearer token" if token else (f"basic auth as {user}" if user else "none")
         render.trace(f"kjob {__version__}: clusters {', '.join(redact_url(u) for u in settings.urls)}; auth: {auth}"
                      + (f"; profile {profile.name}" if profile.name else ""))
-    return App(settings, render)
+    return App(settings, render, History(state_folder(os.environ)))
 
 
 def split_params(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -280,6 +305,7 @@ def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file
                   tag=tag, tag_from_payload_flag=tag_from_payload, tag_key=tag_key)
     created = app.client().create_job(job.endpoint, job.request_encoding, job.data, job.data_str, job.tag,
                                       reuse=if_exists == "reuse")
+    app.remember(created)
     app.render.created(created)
     if then_wait:
         remaining = None if app.settings.deadline is None else max(0.0, app.settings.deadline - time.monotonic())
@@ -295,8 +321,8 @@ def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file
 @click.pass_context
 def status(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, **kwargs) -> None:
     """Look once at each job (by id or tag): endpoint, status, progress."""
-    job_refs = [parse_ref(ref) for ref in refs]
     app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
+    job_refs = app.refs(refs)
     codes = [look(app, ref) for ref in job_refs]
     ctx.exit(worst(codes))
 
@@ -310,10 +336,9 @@ def status(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, *
 @click.pass_context
 def wait(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, **kwargs) -> None:
     """Follow jobs (ids and tags) until every one has ended; exit with the worst outcome."""
-    job_refs = [parse_ref(ref) for ref in refs]
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
-    ctx.exit(run_wait(app, job_refs, waiting, timeout))
+    ctx.exit(run_wait(app, app.refs(refs), waiting, timeout))
 
 
 FORMATS = ("json", "jsonl", "csv", "table", "response")
@@ -335,9 +360,9 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
     """Print a finished job's response, decoded to JSON (or --raw bytes)."""
     from kjob.results import write_result
 
-    job_ref = parse_ref(ref)
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), timeout=timeout)
+    job_ref = app.refs([ref])[0]
     if then_wait:
         waiting["progress"] = "none" if waiting["progress"] == "auto" else waiting["progress"]
         code = run_wait(app, [job_ref], waiting, timeout)
@@ -350,6 +375,16 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
     if not state.finished:
         raise NotFinished(f"job {job_ref} is still {state.job_status} ({state.progress}%): add --wait to wait for it")
     write_result(app.render, state, raw=raw, output=output, fmt=fmt)
+
+
+@cli.command()
+@click.option("-n", "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="How many (newest last); 0: all.")
+@output_options
+def history(limit: int, as_json: bool, quiet: bool) -> None:
+    """List the jobs kjob submitted from here (id, tag, endpoint, cluster, time)."""
+    render = Renderer(as_json=as_json, quiet=quiet)
+    entries = History(state_folder(os.environ)).entries()
+    render.history(entries[-limit:] if limit else entries)
 
 
 def look(app: App, ref) -> int:

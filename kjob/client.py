@@ -95,6 +95,7 @@ class Client:
         on_failover: Callable[[str, str], None] | None = None,
         on_retry: Callable[[float, dict[str, str]], None] | None = None,
         trace: Trace | None = None,
+        tag_of: Callable[[int, str], str | None] | None = None,
         max_connections: int = 10,
     ) -> None:
         self.settings = settings
@@ -103,8 +104,10 @@ class Client:
         self.on_failover = on_failover
         self.on_retry = on_retry
         self.trace = trace
+        self.tag_of = tag_of
         self.max_connections = max_connections
         self._session: requests.Session | None = None
+        self._discovered = not settings.discover
 
     # --- the session -------------------------------------------------------------------
 
@@ -224,6 +227,9 @@ class Client:
 
     def across_ring(self, endpoint: str, attempt: Callable[[str], Any], rounds: int | None = None) -> tuple[Any, str]:
         """Run `attempt(cluster)` on the current cluster, failing over and retrying as needed."""
+        if not self._discovered:
+            self._discovered = True
+            self.discover_ring()
         rounds = max(1, rounds or self.settings.retries)
         reasons: dict[str, str] = {}
         for round_number in range(rounds):
@@ -256,6 +262,29 @@ class Client:
         tried = "; ".join(f"{cluster}: {reason}" for cluster, reason in reasons.items())
         raise NoClusterReachable(f"no cluster answered {endpoint} (tried {tried})")
 
+    def discover_ring(self) -> list[str]:
+        """Add the ring's other clusters (conf.ha_ring_head_nodes_full) after the explicit ones.
+
+        Asks the first cluster that answers; a ring that cannot be discovered is no error.
+        """
+        for cluster in list(self.clusters):
+            try:
+                properties = self.post(cluster, "/show/system/properties", {"options": {}})["property_map"]
+            except (ClusterFailed, ServerRefused):
+                continue
+            if properties.get("conf.enable_ha", "").lower() != "true":
+                return []
+            added = []
+            for members in properties.get("conf.ha_ring_head_nodes_full", "").split(";"):
+                head = members.split(",")[0].strip().rstrip("/")
+                if head.startswith(("http://", "https://")) and head not in self.clusters:
+                    self.clusters.append(head)
+                    added.append(head)
+            if added and self.trace:
+                self.trace(f"discovered ring members: {', '.join(added)}")
+            return added
+        return []
+
     def call(self, endpoint: str, record: dict) -> tuple[dict, str]:
         """Call an idempotent endpoint with the same record on whichever cluster answers."""
         return self.across_ring(endpoint, lambda cluster: self.post(cluster, endpoint, record))
@@ -267,10 +296,15 @@ class Client:
         return ref.origin or self.clusters[0]
 
     def _get_job_record(self, ref: JobRef, cluster: str) -> dict:
-        if ref.tag:
-            return {"job_id": ref.job_id if ref.job_id is not None and cluster == self.origin_of(ref) else NO_ID, "options": {"job_tag": ref.tag}}
-        if cluster != self.origin_of(ref):
-            raise SkipCluster(f"job id {ref.job_id} belongs to {self.origin_of(ref)} and its tag is not known here")
+        """By id on the cluster the id belongs to; by tag anywhere else (from kjob's record if need be)."""
+        origin = self.origin_of(ref)
+        tag = ref.tag
+        if not tag and cluster != origin and self.tag_of is not None:
+            tag = self.tag_of(ref.job_id, origin)
+        if tag:
+            return {"job_id": ref.job_id if ref.job_id is not None and cluster == origin else NO_ID, "options": {"job_tag": tag}}
+        if cluster != origin:
+            raise SkipCluster(f"job id {ref.job_id} belongs to {origin} and its tag is not known (name the job by tag)")
         return {"job_id": ref.job_id, "options": {}}
 
     def look_up(self, ref: JobRef, cluster: str) -> JobState:
@@ -294,11 +328,9 @@ class Client:
         """Cancel a job through /admin/alter/jobs; (the server's status for it, the cluster)."""
 
         def attempt(cluster: str) -> str:
-            if ref.tag:
-                ids = [ref.job_id] if ref.job_id is not None and cluster == self.origin_of(ref) else []
-                record = {"job_ids": ids, "action": "cancel", "options": {"job_tag": ref.tag}}
-            else:
-                record = {"job_ids": [self._get_job_record(ref, cluster)["job_id"]], "action": "cancel", "options": {}}
+            lookup = self._get_job_record(ref, cluster)
+            ids = [] if lookup["job_id"] == NO_ID else [lookup["job_id"]]
+            record = {"job_ids": ids, "action": "cancel", "options": lookup["options"]}
             answer = self.post(cluster, "/admin/alter/jobs", record)
             return answer["status"][0] if answer["status"] else ""
 
@@ -339,16 +371,17 @@ class Client:
         body = codec.encode_request("/create/job", record, self.settings.wire)
         maybe_sent = False
 
-        def existing(cluster: str) -> Created | None:
+        def existing(cluster: str, ours: bool) -> Created | None:
+            """The job under our tag on `cluster`: ours (an earlier try arrived) or somebody's."""
             try:
                 state = self.look_up(JobRef(tag=tag), cluster)
             except JobNotFound:
                 return None
-            return Created(state.job_id or NO_ID, tag, state.endpoint, "", cluster, existed=True)
+            return Created(state.job_id or NO_ID, tag, state.endpoint, "", cluster, existed=not ours)
 
         def attempt(cluster: str) -> Created:
             nonlocal maybe_sent
-            if maybe_sent and (found := existing(cluster)):
+            if maybe_sent and (found := existing(cluster, ours=True)):
                 return found
             try:
                 answer = self.exchange(cluster, "/create/job", body)
@@ -357,7 +390,7 @@ class Client:
                 raise
             except ServerRefused as refused:
                 if DUPLICATE_TAG.search(refused.server_message) and (maybe_sent or reuse):
-                    found = existing(cluster)
+                    found = existing(cluster, ours=maybe_sent)
                     if found is not None:
                         return found
                 if DUPLICATE_TAG.search(refused.server_message):

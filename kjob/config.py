@@ -31,6 +31,7 @@ PROFILE_OPTIONS = {
     "http_timeout": "http_timeout",
     "encoding": "encoding",
     "wire": "wire",
+    "discover": "discover",
 }
 # Profile keys kjob reads itself (secrets and where to find them).
 PROFILE_SECRETS = {"password", "password_file", "token", "token_file"}
@@ -59,6 +60,7 @@ class Settings:
     wire: str = "binary"
     deadline: float | None = None  # time.monotonic() after which nothing new is tried
     retries: int = 3
+    discover: bool = False  # add the ring's other clusters, as the cluster reports them
 
     def secrets(self) -> list[str]:
         """Every secret value, for redaction."""
@@ -122,6 +124,12 @@ def split_urls(values: tuple[str, ...] | list[str] | str | None) -> list[str]:
     if isinstance(values, str):
         values = [values]
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def state_folder(environ: Mapping[str, str]) -> Path:
+    """Where kjob keeps its record of submitted jobs ($XDG_STATE_HOME/kjob, ~/.local/state/kjob)."""
+    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "kjob"
 
 
 def config_path(environ: Mapping[str, str]) -> Path:

@@ -90,6 +90,17 @@ class Renderer:
         verb = "already submitted" if created.existed else "submitted"
         self.data(f"job {created.job_id} {verb}: {created.endpoint}, tag {created.job_tag}, on {redact_url(created.cluster)}")
 
+    def history(self, entries: list[dict]) -> None:
+        """kjob's record of submitted jobs, oldest first: one line (or JSON object) each."""
+        for entry in entries:
+            if self.as_json:
+                self.json_line(entry)
+            elif self.quiet:
+                self.data(entry["job_tag"])
+            else:
+                self.data(f"{entry['submitted_at']}  {entry['job_id']:>8}  {entry['job_tag']}  {entry['endpoint']}  "
+                          f"{redact_url(entry['cluster'])}")
+
     def state(self, state) -> None:
         """One look at a job (`status`)."""
         if self.as_json:

@@ -300,15 +300,17 @@ def test_fetch_wait_waits_first(emulator):
 def test_fetch_output_file_is_written_whole(emulator, tmp_path):
     tag = start(emulator.url, "/execute/sql", sql(0))
     wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
-    target = tmp_path / "rows.csv"
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / "rows.csv"
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv", "-o", str(target)])
     assert result.exit_code == 0 and result.stdout == ""
     assert target.read_text().startswith("id,city,temperature\n1,Amsterdam")
-    assert os.listdir(tmp_path) == ["rows.csv"]
+    assert os.listdir(tmp_path / "out") == ["rows.csv"]
 
 
 def test_a_failed_fetch_leaves_the_old_file_and_no_partial_one(emulator, tmp_path):
-    target = tmp_path / "result.json"
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / "result.json"
     target.write_text("yesterday's result\n")
     failed = start(emulator.url, "/alter/table", alter(0, "error"))
     assert run_cli(["fetch", failed, "--url", emulator.url, "-o", str(target)]).exit_code == 1
@@ -317,7 +319,7 @@ def test_a_failed_fetch_leaves_the_old_file_and_no_partial_one(emulator, tmp_pat
     cut = run_cli(["fetch", done, "--url", emulator.url, "-o", str(target), "--http-timeout", "2"])
     assert cut.exit_code == 7
     assert target.read_text() == "yesterday's result\n"
-    assert os.listdir(tmp_path) == ["result.json"]
+    assert os.listdir(tmp_path / "out") == ["result.json"]
 
 
 def test_fetch_to_a_missing_folder_is_exit_2(emulator, tmp_path):

@@ -1,0 +1,193 @@
+"""HA rings: failover to a backup cluster, jobs found there by tag, and no job started twice."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run_cli, run_kjob
+from kjob.emulator import Emulator
+from kjob.history import History
+
+
+def alter(duration: float, outcome: str = "done") -> str:
+    options = {"emulator_duration": str(duration), "emulator_outcome": outcome}
+    return json.dumps({"table_name": "t", "action": "refresh", "value": "", "options": options})
+
+
+def urls(ring) -> list[str]:
+    return ["--url", ring.primary.url, "--url", ring.backup.url]
+
+
+def submit(ring, payload: str, *extra: str) -> dict:
+    result = run_cli(["submit", "/alter/table", "--json", *urls(ring), "--data", payload, *extra])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_wait_goes_on_on_the_backup_when_the_primary_stops(ring):
+    by_id = submit(ring, alter(2.0))
+    by_tag = submit(ring, alter(2.2, "error"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kjob", "wait", str(by_id["job_id"]), by_tag["job_tag"], *urls(ring), "--json",
+         "--progress", "plain", "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert b"RUNNING" in process.stderr.readline()  # following on the primary
+    ring.primary.stop()
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1, stderr  # the worst true outcome: the second job's ERROR
+    ended = {record["job_tag"]: record for record in map(json.loads, stdout.decode().splitlines())}
+    assert ended[by_id["job_tag"]]["job_status"] == "DONE"
+    assert ended[by_tag["job_tag"]]["job_status"] == "ERROR"
+    assert {record["cluster"] for record in ended.values()} == {ring.backup.url}
+    assert ended[by_id["job_tag"]]["job_id"] != by_id["job_id"]  # the backup numbers its jobs itself
+    assert stderr.decode().count(f"going on with {ring.backup.url}") == 1
+    assert ring.job_count() == 2
+
+
+def test_wait_on_jobs_named_by_id_only_goes_on_on_the_backup(ring):
+    job = submit(ring, alter(0.8))
+    process = subprocess.Popen([sys.executable, "-m", "kjob", "wait", str(job["job_id"]), *urls(ring), "--json",
+                                "--progress", "plain", "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert b"RUNNING" in process.stderr.readline()
+    ring.primary.stop()
+    stdout, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert json.loads(stdout)["cluster"] == ring.backup.url
+
+
+def test_a_job_id_from_a_primary_that_is_gone_is_found_through_kjobs_record(ring):
+    job = submit(ring, alter(0.3))
+    ring.primary.stop()
+    waited = run_cli(["wait", str(job["job_id"]), *urls(ring), "--json"])
+    assert waited.exit_code == 0, waited.stderr
+    assert json.loads(waited.stdout)["job_tag"] == job["job_tag"]
+    fetched = run_cli(["fetch", str(job["job_id"]), *urls(ring)])
+    assert fetched.exit_code == 0 and json.loads(fetched.stdout)["table_name"] == "t"
+
+
+def test_without_a_record_a_foreign_id_is_refused_with_advice(ring):
+    ring.primary.stop()
+    result = run_cli(["status", "1", *urls(ring), "--http-timeout", "2"])
+    assert result.exit_code == 7
+    assert "name the job by tag" in result.stderr
+
+
+def test_fetch_by_tag_from_the_backup_after_the_primary_is_gone(ring):
+    job = submit(ring, alter(0))
+    ring.primary.stop()
+    for url_args in (["--url", ring.backup.url], urls(ring)):
+        fetched = run_cli(["fetch", job["job_tag"], *url_args])
+        assert fetched.exit_code == 0, fetched.stderr
+        assert json.loads(fetched.stdout)["table_name"] == "t"
+
+
+def test_at_last_names_the_newest_submitted_job(ring):
+    submit(ring, alter(0))
+    newest = submit(ring, alter(0))
+    result = run_cli(["status", "@last", *urls(ring), "--json"])
+    assert json.loads(result.stdout)["job_tag"] == newest["job_tag"]
+    listed = run_cli(["history", "--json"])
+    assert [json.loads(line)["job_tag"] for line in listed.stdout.splitlines()][-1] == newest["job_tag"]
+    assert set(json.loads(listed.stdout.splitlines()[-1])) == {"job_id", "job_tag", "endpoint", "cluster", "submitted_at"}
+
+
+def test_at_last_with_an_empty_record_is_exit_2():
+    result = run_cli(["status", "@last"])
+    assert result.exit_code == 2 and "record is empty" in result.stderr
+
+
+@pytest.mark.parametrize("fault", ["http-503", "offline", "exiting", "drop", "html", "garbage", "shutting-down"])
+def test_status_moves_on_from_a_failing_primary(ring, fault):
+    job = submit(ring, alter(0))
+    ring.primary.faults.add(fault)
+    result = run_cli(["status", job["job_tag"], *urls(ring), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["cluster"] == ring.backup.url
+    assert f"going on with {ring.backup.url}" in result.stderr
+
+
+def test_401_on_the_primary_never_fails_over(ring):
+    job = submit(ring, alter(0))
+    ring.primary.faults.add("unauthorized")
+    result = run_cli(["status", job["job_tag"], *urls(ring)])
+    assert result.exit_code == 6
+    assert ring.backup.url not in result.stderr
+
+
+def test_an_ordinary_error_answer_never_fails_over(ring):
+    ring.primary.faults.add("refuse")
+    result = run_cli(["status", "whatever-tag", *urls(ring)])
+    assert result.exit_code == 8
+
+
+def test_after_a_full_round_of_failures_kjob_names_every_cluster_and_why(ring):
+    ring.primary.faults.add("http-503")
+    ring.backup.stop()
+    result = run_cli(["status", "nightly-tag", *urls(ring)])
+    assert result.exit_code == 7
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"{ring.primary.url}: HTTP 503" in last and f"{ring.backup.url}: connection refused" in last
+
+
+@pytest.mark.parametrize("clusters", ["one", "ring"])
+def test_a_submit_whose_connection_is_cut_after_arrival_starts_exactly_one_job(clusters):
+    with Emulator(port=0, backup_port=0 if clusters == "ring" else None, job_duration=0.1) as emu:
+        emu.primary.faults.add("drop-after@/create/job*1")
+        args = ["--url", emu.primary.url] + (["--url", emu.backup.url] if emu.backup else [])
+        result = run_cli(["submit", "/alter/table", "--json", *args, "--data", alter(0)])
+        assert result.exit_code == 0, result.stderr
+        created = json.loads(result.stdout)
+        assert emu.job_count() == 1
+        assert created["existed"] is False and created["job_tag"] in emu.ring.jobs
+        assert run_cli(["status", created["job_tag"], *args]).exit_code == 0
+
+
+def test_a_submit_retried_after_a_503_starts_one_job():
+    with Emulator(port=0, job_duration=0.1) as emu:
+        emu.primary.faults.add("http-503@/create/job*2")
+        result = run_cli(["submit", "/alter/table", "--json", "--url", emu.url, "--data", alter(0)])
+        assert result.exit_code == 0, result.stderr
+        assert emu.job_count() == 1
+
+
+def test_discover_finds_the_backup_from_the_primary(ring):
+    job = submit(ring, alter(1.5))
+    process = subprocess.Popen([sys.executable, "-m", "kjob", "wait", job["job_tag"], "--url", ring.primary.url,
+                                "--discover", "--json", "--progress", "plain", "--interval", "0.2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert b"RUNNING" in process.stderr.readline()
+    ring.primary.stop()
+    stdout, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and json.loads(stdout)["cluster"] == ring.backup.url
+
+
+def _add_many(folder: str, writer: int) -> None:
+    history = History(__import__("pathlib").Path(folder))
+    for index in range(200):
+        history.add(writer * 1000 + index, f"tag-{writer}-{index}", "/alter/table", "http://db:9191")
+
+
+def test_the_record_is_safe_against_two_writers(tmp_path):
+    processes = [multiprocessing.Process(target=_add_many, args=(str(tmp_path), writer)) for writer in (1, 2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=30)
+    entries = History(tmp_path).entries()
+    assert len(entries) == 400
+    assert {entry["job_tag"] for entry in entries} == {f"tag-{w}-{i}" for w in (1, 2) for i in range(200)}
+    assert (tmp_path / "jobs.jsonl").read_text().count("\n") == 400
+
+
+def test_the_record_holds_no_payload_and_no_secret(secured, tmp_path):
+    env = {"KJOB_USER": "alice", "KJOB_PASSWORD": "s3cret-pw"}
+    payload = json.dumps({"table_name": "payload-marker", "action": "refresh", "value": ""})
+    assert run_cli(["submit", "/alter/table", "--url", secured.url, "--data", payload], env=env).exit_code == 0
+    record = (tmp_path / "state" / "kjob" / "jobs.jsonl").read_text()
+    assert "payload-marker" not in record and "s3cret-pw" not in record and "alice" not in record
+    assert (tmp_path / "state" / "kjob" / "jobs.jsonl").stat().st_mode & 0o077 == 0
