@@ -92,7 +92,10 @@ def read_long(src: Source) -> int:
         byte = src.read_byte()
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return (result >> 1) ^ -(result & 1)
+            value = (result >> 1) ^ -(result & 1)
+            if not LONG_MIN <= value <= LONG_MAX:
+                raise Truncated(f"a varint outside the 64-bit range before offset {src.pos}")
+            return value
         shift += 7
         if shift > 63:
             raise Truncated(f"a varint longer than 10 bytes at offset {src.pos}")

@@ -32,15 +32,20 @@ def json_bytes(value: Any) -> bytes:
     byte-identical) but not ensure_ascii, which turns each byte 0x80-0xFF of a `bytes` field
     into a six-character escape.
     """
-    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProtocolError(f"cannot encode as JSON: a string holds a lone surrogate ({exc.reason})") from exc
 
 
 def parse_json(text: str | bytes, what: str) -> Any:
     """json.loads with a ProtocolError that says what was being read and where it broke."""
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer of over 4300 digits
         raise ProtocolError(f"{what} is not valid JSON ({len(text)} bytes): {exc}") from exc
+    except RecursionError:
+        raise ProtocolError(f"{what} is nested too deeply to read ({len(text)} bytes)") from None
 
 
 def snappy_compress(data: bytes) -> bytes:

@@ -135,7 +135,7 @@ class Schema:
                 return self._conform(branch, value, path)
             except PayloadMismatch:
                 continue
-        kinds = ", ".join(b if isinstance(b, str) else self.resolve(b).get("type", "?") for b in branches)
+        kinds = ", ".join(_kind_name(self.resolve(branch)) for branch in branches)
         raise PayloadMismatch(f"{path}: {_describe(value)} fits none of {kinds}")
 
     def encode(self, value: Any) -> bytes:
@@ -161,6 +161,14 @@ class Schema:
         if stream.tell() != len(data):
             raise ProtocolError(f"{len(data) - stream.tell()} unexpected bytes after {self.name} ({len(data)} bytes)")
         return value
+
+
+def _kind_name(schema: Any) -> str:
+    if isinstance(schema, str):
+        return schema
+    if isinstance(schema, list):
+        return "union"
+    return str(schema.get("name") or schema.get("type", "?"))
 
 
 def _describe(value: Any) -> str:

@@ -66,24 +66,58 @@ class RecordSchema:
             raise ProtocolError(f"malformed or truncated Avro {self.name}{size}: {exc}") from exc
 
     def to_json_value(self, record: dict) -> dict:
-        """The record in Avro's JSON form: `bytes` become strings of one character per byte."""
-        return _to_json(self.schema, record)
+        """The record in Avro's JSON form: `bytes` become strings of one character per byte.
+
+        Every value is checked against its type, as the binary writer does."""
+        return _to_json(self.schema, record, self.name)
 
     def from_json_value(self, value: Any) -> dict:
         """Check a parsed JSON value against the schema and turn `bytes` strings back into bytes."""
         return _from_json(self.schema, value, self.name)
 
 
-def _to_json(schema: Any, value: Any) -> Any:
+def _to_json(schema: Any, value: Any, path: str) -> Any:
     kind = schema if isinstance(schema, str) else schema["type"]
     if kind == "bytes":
-        return value.decode("latin-1")
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise ProtocolError(f"{path}: expected bytes, got {type(value).__name__}")
+        return bytes(value).decode("latin-1")
     if kind == "record":
-        return {f["name"]: _to_json(f["type"], value[f["name"]]) for f in schema["fields"]}
+        if not isinstance(value, dict):
+            raise ProtocolError(f"{path}: expected a record, got {type(value).__name__}")
+        missing = [f["name"] for f in schema["fields"] if f["name"] not in value]
+        if missing:
+            raise ProtocolError(f"{path}: field {missing[0]!r} is missing")
+        return {f["name"]: _to_json(f["type"], value[f["name"]], f"{path}.{f['name']}") for f in schema["fields"]}
     if kind == "array":
-        return [_to_json(schema["items"], item) for item in value]
+        if not isinstance(value, (list, tuple)):
+            raise ProtocolError(f"{path}: expected an array, got {type(value).__name__}")
+        return [_to_json(schema["items"], item, f"{path}[{i}]") for i, item in enumerate(value)]
     if kind == "map":
-        return {key: _to_json(schema["values"], item) for key, item in value.items()}
+        if not isinstance(value, dict):
+            raise ProtocolError(f"{path}: expected a map, got {type(value).__name__}")
+        return {_check_key(key, path): _to_json(schema["values"], item, f"{path}.{key}") for key, item in value.items()}
+    return _check_primitive(kind, value, path)
+
+
+def _check_key(key: Any, path: str) -> str:
+    if not isinstance(key, str):
+        raise ProtocolError(f"{path}: map keys must be strings, got {type(key).__name__}")
+    return key
+
+
+_RANGES = {"int": (avro.INT_MIN, avro.INT_MAX), "long": (avro.LONG_MIN, avro.LONG_MAX)}
+
+
+def _check_primitive(kind: str, value: Any, path: str) -> Any:
+    """A JSON-form primitive of the right type (and, for int and long, range)."""
+    expected = _JSON_TYPES.get(kind)
+    if expected is None:
+        raise ProtocolError(f"{path}: schema type {kind!r} is not one of kjob's protocol types")
+    if not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool)):
+        raise ProtocolError(f"{path}: expected {kind}, got {type(value).__name__}")
+    if kind in _RANGES and not _RANGES[kind][0] <= value <= _RANGES[kind][1]:
+        raise ProtocolError(f"{path}: {value} is out of range for {kind}")
     return value
 
 
@@ -122,10 +156,7 @@ def _from_json(schema: Any, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise ProtocolError(f"{path}: expected an object, got {type(value).__name__}")
         return {key: _from_json(schema["values"], item, f"{path}.{key}") for key, item in value.items()}
-    expected = _JSON_TYPES[kind]
-    if not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool)):
-        raise ProtocolError(f"{path}: expected {kind}, got {type(value).__name__}")
-    return value
+    return _check_primitive(kind, value, path)
 
 
 class Endpoint:
