@@ -9,30 +9,13 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import click
 
 from kjob import __version__
-from kjob.config import (
-    DEFAULT_HTTP_TIMEOUT,
-    DEFAULT_URL,
-    Profile,
-    Settings,
-    load_profile,
-    parse_cluster_url,
-    redact_url,
-    resolve_credentials,
-    split_urls,
-    state_folder,
-)
-from kjob.history import History
-from kjob.errors import EXIT_CODES, Interrupted, JobNotFound, KjobError, NotFinished
-from kjob.jobs import JobRef, JobState, error_for, exit_code_of, parse_ref, worst
-from kjob.render import Renderer
-
+from kjob.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_URL
+from kjob.errors import EXIT_CODES, Interrupted
 ENCODINGS = ("binary", "json", "snappy")
 
 ENVIRONMENT = {
@@ -66,6 +49,8 @@ class KjobCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not any(arg in ("--help", "-h") for arg in args):
+            from kjob.config import load_profile
+
             profile = load_profile(_peek_option(args, "--profile") or os.environ.get("KJOB_PROFILE"), os.environ)
             ctx.default_map = {**profile.options, **(ctx.default_map or {})}
             ctx.meta["kjob.profile"] = profile
@@ -88,46 +73,6 @@ class CommaList(click.ParamType):
 
     name = "URL"
     envvar_list_splitter = ","
-
-
-@dataclass
-class App:
-    """What a command needs: settings, a renderer, and (made on first use) the client."""
-
-    settings: Settings
-    render: Renderer
-    history: History
-    _client: Any = field(default=None, repr=False)
-
-    def client(self):
-        if self._client is None:
-            from kjob.client import Client
-
-            self._client = Client(
-                self.settings,
-                on_failover=self.render.failover,
-                on_retry=self.render.retry,
-                trace=self.render.trace if self.render.verbose else None,
-                tag_of=self.history.tag_of,
-            )
-        return self._client
-
-    def refs(self, texts: tuple[str, ...] | list[str]) -> list[JobRef]:
-        """Job references as typed, with `@last` read from kjob's record of submitted jobs."""
-        return [self._ref(text) for text in texts]
-
-    def _ref(self, text: str) -> JobRef:
-        if text.strip() != "@last":
-            return parse_ref(text)
-        entry = self.history.last()
-        return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"], text=entry["job_tag"])
-
-    def remember(self, created) -> None:
-        """Add a submitted job to kjob's record; a record that cannot be written only warns."""
-        try:
-            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster)
-        except OSError as exc:
-            self.render.warning(f"cannot record the job in {self.history.path}: {exc.strerror or exc}")
 
 
 CLUSTER_OPTIONS = ("urls", "user", "password_stdin", "profile", "ca_bundle", "insecure", "http_timeout", "wire",
@@ -185,81 +130,6 @@ def wait_options(command: Callable) -> Callable:
 WAIT_OPTIONS = ("interval", "progress", "log_every", "not_found_grace", "fail_fast", "cancel_on_interrupt")
 
 
-def run_wait(app: App, refs: list, options: dict[str, Any], timeout: float | None) -> int:
-    """Follow jobs to their end with the display the options ask for; the exit code of the outcome."""
-    from kjob.follow import Followed, follow
-    from kjob.render import WaitDisplay, progress_mode
-
-    display = WaitDisplay(app.render, progress_mode(options["progress"], app.render.quiet, sys.stderr),
-                          log_every=options["log_every"], summary_path=os.environ.get("GITHUB_STEP_SUMMARY"))
-    client = app.client()
-    client.on_failover = display.failover
-    started = time.monotonic()
-    jobs = [Followed(ref, started=started) for ref in refs]
-    display.start(jobs)
-    try:
-        follow(client, jobs, display, interval=options["interval"], fail_fast=options["fail_fast"],
-               not_found_grace=options["not_found_grace"], deadline=None if timeout is None else started + timeout)
-    except KeyboardInterrupt:
-        display.stop(jobs, timed_out=False)
-        raise Interrupted(stop_following(app, [job for job in jobs if not job.finished], options["cancel_on_interrupt"])) from None
-    timed_out = any(not job.finished for job in jobs) and not (
-        options["fail_fast"] and any(job.finished and job.exit_code != 0 for job in jobs))
-    display.stop(jobs, timed_out=timed_out)
-    return worst([job.exit_code for job in jobs])
-
-
-def stop_following(app: App, running: list, cancel: bool) -> str:
-    """What Ctrl-C leaves behind: the jobs go on, or (--cancel-on-interrupt) are cancelled."""
-    names = ", ".join(str(job.ref) for job in running)
-    if not running:
-        return "interrupted"
-    if not cancel:
-        return f"interrupted; the jobs go on on the server: {names}"
-    results = []
-    for job in running:
-        try:
-            status, _ = app.client().cancel_job(job.ref)
-            results.append(f"{job.ref}: {status or 'cancel sent'}")
-        except KjobError as exc:
-            results.append(f"{job.ref}: not cancelled ({exc.message})")
-    return "interrupted; cancelled " + "; ".join(results)
-
-
-def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = False, quiet: bool = False,
-             timeout: float | None = None) -> App:
-    """Settings from the options (click already applied environment and profile), frozen."""
-    profile: Profile = ctx.meta.get("kjob.profile") or Profile()
-    render = Renderer(as_json=as_json, quiet=quiet, verbose=params["verbose"])
-    for warning in profile.warnings:
-        render.warning(warning)
-    clusters = [parse_cluster_url(url) for url in split_urls(params["urls"]) or [DEFAULT_URL]]
-    user, password, token = resolve_credentials(
-        params["user"], params["password_stdin"], clusters, profile, os.environ,
-        prompt=lambda text: click.prompt(text, hide_input=True, err=True),
-    )
-    settings = Settings(
-        urls=tuple(cluster.url for cluster in clusters),
-        user=user,
-        password=password,
-        token=token,
-        ca_bundle=params["ca_bundle"],
-        insecure=params["insecure"],
-        http_timeout=params["http_timeout"],
-        wire=params["wire"],
-        deadline=None if timeout is None else time.monotonic() + timeout,
-        discover=params["discover"],
-    )
-    render.secrets = settings.secrets()
-    if settings.insecure:
-        render.warning("--insecure: TLS certificates are not checked")
-    if params["verbose"]:
-        auth = "bearer token" if token else (f"basic auth as {user}" if user else "none")
-        render.trace(f"kjob {__version__}: clusters {', '.join(redact_url(u) for u in settings.urls)}; auth: {auth}"
-                     + (f"; profile {profile.name}" if profile.name else ""))
-    return App(settings, render, History(state_folder(os.environ)))
-
-
 def split_params(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs.pop(name) for name in CLUSTER_OPTIONS}
 
@@ -297,6 +167,8 @@ def cli() -> None:
 def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file, encoding, tag, tag_from_payload,
            tag_key, if_exists, then_wait, timeout, as_json, quiet, **kwargs) -> None:
     """Start ENDPOINT as a job with a payload from --data, --file or stdin."""
+    from kjob.app import make_app, run_wait
+    from kjob.jobs import JobRef
     from kjob.submission import prepare
 
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
@@ -308,9 +180,8 @@ def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file
     app.remember(created)
     app.render.created(created)
     if then_wait:
-        remaining = None if app.settings.deadline is None else max(0.0, app.settings.deadline - time.monotonic())
         ref = JobRef(job_id=created.job_id, tag=created.job_tag, origin=created.cluster, text=created.job_tag)
-        ctx.exit(run_wait(app, [ref], waiting, remaining))
+        ctx.exit(run_wait(app, [ref], waiting, app.remaining()))
 
 
 @cli.command(cls=KjobCommand)
@@ -321,6 +192,9 @@ def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file
 @click.pass_context
 def status(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, **kwargs) -> None:
     """Look once at each job (by id or tag): endpoint, status, progress."""
+    from kjob.app import look, make_app
+    from kjob.jobs import worst
+
     app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
     job_refs = app.refs(refs)
     codes = [look(app, ref) for ref in job_refs]
@@ -336,6 +210,8 @@ def status(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, *
 @click.pass_context
 def wait(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, **kwargs) -> None:
     """Follow jobs (ids and tags) until every one has ended; exit with the worst outcome."""
+    from kjob.app import make_app, run_wait
+
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
     ctx.exit(run_wait(app, app.refs(refs), waiting, timeout))
@@ -358,6 +234,7 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, then_wait: bool, timeout,
           **kwargs) -> None:
     """Print a finished job's response, decoded to JSON (or --raw bytes)."""
+    from kjob.app import finished_job, make_app, run_wait
     from kjob.results import write_result
 
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
@@ -368,13 +245,7 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
         code = run_wait(app, [job_ref], waiting, timeout)
         if code != 0:
             ctx.exit(code)
-    state = app.client().get_job(job_ref)
-    problem = error_for(state)
-    if problem is not None:
-        raise problem
-    if not state.finished:
-        raise NotFinished(f"job {job_ref} is still {state.job_status} ({state.progress}%): add --wait to wait for it")
-    write_result(app.render, state, raw=raw, output=output, fmt=fmt)
+    write_result(app.render, finished_job(app, job_ref), raw=raw, output=output, fmt=fmt)
 
 
 @cli.command()
@@ -382,23 +253,13 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
 @output_options
 def history(limit: int, as_json: bool, quiet: bool) -> None:
     """List the jobs kjob submitted from here (id, tag, endpoint, cluster, time)."""
+    from kjob.config import state_folder
+    from kjob.history import History
+    from kjob.render import Renderer
+
     render = Renderer(as_json=as_json, quiet=quiet)
     entries = History(state_folder(os.environ)).entries()
     render.history(entries[-limit:] if limit else entries)
-
-
-def look(app: App, ref) -> int:
-    """Show one look at a job and return its exit code (a job not found is reported, not raised)."""
-    try:
-        state: JobState = app.client().get_job(ref)
-    except JobNotFound as exc:
-        app.render.message(f"kjob: {exc.message}", always=True)
-        return exc.exit_code
-    app.render.state(state)
-    problem = error_for(state)
-    if problem is not None and not app.render.as_json:
-        app.render.message(f"kjob: {problem.message}")
-    return exit_code_of(state)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,8 +15,7 @@ import platform
 import random
 import re
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import requests
 
@@ -59,8 +58,7 @@ class SkipCluster(Exception):
     """This cluster cannot be asked this (a job id that belongs to another cluster)."""
 
 
-@dataclass
-class Created:
+class Created(NamedTuple):
     """A job /create/job started, or found already started under its tag."""
 
     job_id: int

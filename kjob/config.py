@@ -11,10 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import Any, Mapping, NamedTuple
 
 from kjob.errors import BadInput
 
@@ -37,23 +34,24 @@ PROFILE_OPTIONS = {
 PROFILE_SECRETS = {"password", "password_file", "token", "token_file"}
 
 
-@dataclass(frozen=True)
-class ClusterURL:
+class ClusterURL(NamedTuple):
     """A cluster's base URL, without credentials (those are taken out and kept apart)."""
 
     url: str
     user: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ClusterURL({self.url!r})"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the client needs, decided once in the CLI layer."""
+class Settings(NamedTuple):
+    """Everything the client needs, decided once in the CLI layer; never shows its secrets."""
 
     urls: tuple[str, ...] = (DEFAULT_URL,)
     user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
+    password: str | None = None
+    token: str | None = None
     ca_bundle: str | None = None
     insecure: bool = False
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
@@ -66,20 +64,25 @@ class Settings:
         """Every secret value, for redaction."""
         return [value for value in (self.password, self.token) if value]
 
+    def __repr__(self) -> str:
+        return f"Settings(urls={self.urls!r}, user={self.user!r}, auth={'token' if self.token else 'basic' if self.password else 'none'})"
 
-@dataclass
+
 class Profile:
     """A profile of the config file: option defaults plus where its secrets are."""
 
-    name: str | None = None
-    path: Path | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    secrets: dict[str, str] = field(default_factory=dict, repr=False)
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, name: str | None = None, path: str | None = None) -> None:
+        self.name = name
+        self.path = path
+        self.options: dict[str, Any] = {}
+        self.secrets: dict[str, str] = {}
+        self.warnings: list[str] = []
 
 
 def parse_cluster_url(text: str) -> ClusterURL:
     """A cluster URL checked for scheme, host and port, with any user:pass@ taken out."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
     raw = text.strip()
     if "://" not in raw:
         raise BadInput(f"cluster URL {redact_url(raw)!r} has no scheme: write http://{redact_url(raw)} or https://...")
@@ -126,17 +129,17 @@ def split_urls(values: tuple[str, ...] | list[str] | str | None) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def state_folder(environ: Mapping[str, str]) -> Path:
+def state_folder(environ: Mapping[str, str]) -> str:
     """Where kjob keeps its record of submitted jobs ($XDG_STATE_HOME/kjob, ~/.local/state/kjob)."""
     base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "kjob"
+    return os.path.join(base, "kjob")
 
 
-def config_path(environ: Mapping[str, str]) -> Path:
+def config_path(environ: Mapping[str, str]) -> str:
     if environ.get("KJOB_CONFIG"):
-        return Path(environ["KJOB_CONFIG"]).expanduser()
+        return os.path.expanduser(environ["KJOB_CONFIG"])
     base = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "kjob" / "config.toml"
+    return os.path.join(base, "kjob", "config.toml")
 
 
 def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
@@ -147,7 +150,8 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
     path = config_path(environ)
     explicit = bool(environ.get("KJOB_CONFIG"))
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except FileNotFoundError:
         if name or explicit:
             raise BadInput(f"config file {path} does not exist" + (f" (needed for profile {name!r})" if name else "")) from None
@@ -185,9 +189,9 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
     return profile
 
 
-def _readable_by_others(path: Path) -> bool:
+def _readable_by_others(path: str) -> bool:
     try:
-        return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+        return bool(os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO))
     except OSError:
         return False
 
@@ -195,7 +199,8 @@ def _readable_by_others(path: Path) -> bool:
 def read_secret_file(path: str, what: str) -> str:
     """A token or password kept in a file (first line, whitespace trimmed)."""
     try:
-        text = Path(path).expanduser().read_text("utf-8")
+        with open(os.path.expanduser(path), encoding="utf-8") as handle:
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read the {what} file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     value = text.strip().splitlines()[0].strip() if text.strip() else ""

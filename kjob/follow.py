@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from kjob.errors import JobNotFound, KjobError, NoClusterReachable, NotFinished, ServerRefused
@@ -134,5 +134,5 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
 def _learn(ref: JobRef, state: JobState) -> JobRef:
     """Keep what an answer taught: the job's tag, and which cluster its id belongs to."""
     if ref.job_id is not None and ref.origin is None and state.job_id == ref.job_id:
-        ref = replace(ref, origin=state.cluster)
+        ref = ref._replace(origin=state.cluster)
     return ref.with_tag(state.tag)

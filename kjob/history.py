@@ -13,7 +13,6 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 from kjob.errors import BadInput
@@ -24,14 +23,15 @@ FIELDS = ("job_id", "job_tag", "endpoint", "cluster", "submitted_at")
 
 
 class History:
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / FILE_NAME
+    def __init__(self, folder: str) -> None:
+        self.folder = str(folder)
+        self.path = os.path.join(self.folder, FILE_NAME)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """An exclusive lock on a file of its own, so that trimming (a rename) never loses a line."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        os.makedirs(self.folder, mode=0o700, exist_ok=True)
+        lock = os.open(os.path.join(self.folder, "jobs.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
@@ -55,16 +55,18 @@ class History:
 
     def _trim(self) -> None:
         """Keep the newest MAX_ENTRIES lines (called with the lock held)."""
-        lines = self.path.read_bytes().splitlines(keepends=True)[-MAX_ENTRIES:]
-        temporary = self.path.with_suffix(".trim")
-        temporary.write_bytes(b"".join(lines))
-        os.chmod(temporary, 0o600)
+        with open(self.path, "rb") as handle:
+            lines = handle.read().splitlines(keepends=True)[-MAX_ENTRIES:]
+        temporary = os.path.join(self.folder, "jobs.trim")
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(b"".join(lines))
         os.replace(temporary, self.path)
 
     def entries(self) -> list[dict]:
         """Every recorded job, oldest first; unreadable lines are skipped."""
         try:
-            raw = self.path.read_text("utf-8", errors="replace")
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                raw = handle.read()
         except FileNotFoundError:
             return []
         except OSError as exc:

@@ -6,13 +6,9 @@ renderer shows them and exit_code_for decides what the process returns.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import secrets
-import time
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from kjob.errors import BadInput, JobCancelled, JobFailed, KjobError, NotFinished
 
@@ -26,8 +22,7 @@ EXIT_OF_STATUS = {"DONE": 0, "RUNNING": 0, "ERROR": JobFailed.exit_code, "CANCEL
 TERMINAL = frozenset({"DONE", "ERROR", "CANCELLED"})
 
 
-@dataclass(frozen=True)
-class JobRef:
+class JobRef(NamedTuple):
     """A job named by id, by tag, or (once learned) both; `origin` is the cluster the id belongs to."""
 
     job_id: int | None = None
@@ -39,7 +34,7 @@ class JobRef:
         return self.text or (self.tag if self.tag else str(self.job_id))
 
     def with_tag(self, tag: str | None) -> "JobRef":
-        return self if not tag or tag == self.tag else replace(self, tag=tag)
+        return self if not tag or tag == self.tag else self._replace(tag=tag)
 
 
 def check_tag(tag: str, what: str = "tag") -> str:
@@ -64,8 +59,7 @@ def parse_ref(text: str) -> JobRef:
     return JobRef(tag=check_tag(raw, "job tag"), text=raw)
 
 
-@dataclass
-class JobState:
+class JobState(NamedTuple):
     """One look at a job: the /get/job answer plus who answered and how the job was named."""
 
     ref: JobRef
@@ -76,8 +70,8 @@ class JobState:
     progress: int
     successful: bool
     response_encoding: str
-    status_map: dict[str, str] = field(default_factory=dict)
-    info: dict[str, str] = field(default_factory=dict)
+    status_map: dict[str, str]
+    info: dict[str, str]
     job_id: int | None = None
     job_response: bytes = b""
     job_response_str: str = ""
@@ -132,11 +126,16 @@ def error_for(state: JobState) -> KjobError | None:
 
 def new_tag() -> str:
     """A fresh tag, fixed before the first try so that a retried submit never starts two jobs."""
+    import secrets
+    import time
+
     return f"kjob-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(6)}"
 
 
 def tag_from_payload(endpoint: str, payload: Any, key: str = "") -> str:
     """The same tag for the same endpoint, payload and key: a cron job that runs twice submits once."""
+    import hashlib
+
     digest = hashlib.sha256()
     digest.update(endpoint.encode("utf-8") + b"\0" + key.encode("utf-8") + b"\0")
     if isinstance(payload, (bytes, bytearray)):

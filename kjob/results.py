@@ -27,7 +27,7 @@ def write_result(render: Renderer, state: JobState, *, raw: bool, output: str | 
     is_sql = state.endpoint == "/execute/sql"
     if fmt in SQL_ONLY_FORMATS and not is_sql:
         raise BadInput(f"--format {fmt} is for /execute/sql rows; this job ran {state.endpoint}")
-    value = payload.decode_job_response(state.__dict__)
+    value = payload.decode_job_response(state._asdict())
     if is_sql and fmt != "response":
         headers, rows = records.sql_rows(value)
         rows = [payload.to_json_value(row) for row in rows]

@@ -7,9 +7,9 @@ endpoint is adding its two schemas there. Each is parsed and compiled once, on f
 from __future__ import annotations
 
 import json
+import os
 import struct
 from functools import cached_property, lru_cache
-from importlib import resources
 from typing import Any
 
 from kjob.errors import ProtocolError
@@ -170,7 +170,8 @@ class Endpoint:
 
 @lru_cache(maxsize=1)
 def _load() -> dict:
-    return json.loads(resources.files("kjob.protocol").joinpath("schemas.json").read_text("utf-8"))
+    with open(os.path.join(os.path.dirname(__file__), "schemas.json"), encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,167 @@
+"""One command run: settings assembled from the parsed options, and the steps the commands share.
+
+cli.py parses; this module turns options into frozen Settings, holds the renderer, the client
+(made on first use) and kjob's record of jobs, and runs the multi-step parts (a wait with its
+display and Ctrl-C, one look at a job). It is imported only once a command runs, so that
+`kjob --help` never pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from kjob import __version__
+from kjob.config import DEFAULT_URL, Profile, Settings, parse_cluster_url, redact_url, resolve_credentials, split_urls, state_folder
+from kjob.errors import Interrupted, JobNotFound, KjobError, NotFinished
+from kjob.history import History
+from kjob.jobs import JobRef, JobState, error_for, exit_code_of, parse_ref, worst
+from kjob.render import Renderer
+
+
+class App:
+    """What a command needs: settings, a renderer, kjob's record of jobs, and the client."""
+
+    def __init__(self, settings: Settings, render: Renderer, history: History) -> None:
+        self.settings = settings
+        self.render = render
+        self.history = history
+        self._client = None
+
+    def client(self):
+        if self._client is None:
+            from kjob.client import Client
+
+            self._client = Client(
+                self.settings,
+                on_failover=self.render.failover,
+                on_retry=self.render.retry,
+                trace=self.render.trace if self.render.verbose else None,
+                tag_of=self.history.tag_of,
+            )
+        return self._client
+
+    def refs(self, texts: tuple[str, ...] | list[str]) -> list[JobRef]:
+        """Job references as typed, with `@last` read from kjob's record of submitted jobs."""
+        return [self._ref(text) for text in texts]
+
+    def _ref(self, text: str) -> JobRef:
+        if text.strip() != "@last":
+            return parse_ref(text)
+        entry = self.history.last()
+        return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"], text=entry["job_tag"])
+
+    def remember(self, created) -> None:
+        """Add a submitted job to kjob's record; a record that cannot be written only warns."""
+        try:
+            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster)
+        except OSError as exc:
+            self.render.warning(f"cannot record the job in {self.history.path}: {exc.strerror or exc}")
+
+    def remaining(self) -> float | None:
+        """Seconds left before the command's deadline (--timeout), or None."""
+        deadline = self.settings.deadline
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = False, quiet: bool = False,
+             timeout: float | None = None) -> App:
+    """Settings from the options (click already applied environment and profile), frozen."""
+    profile: Profile = ctx.meta.get("kjob.profile") or Profile()
+    render = Renderer(as_json=as_json, quiet=quiet, verbose=params["verbose"])
+    for warning in profile.warnings:
+        render.warning(warning)
+    clusters = [parse_cluster_url(url) for url in split_urls(params["urls"]) or [DEFAULT_URL]]
+    user, password, token = resolve_credentials(
+        params["user"], params["password_stdin"], clusters, profile, os.environ,
+        prompt=lambda text: click.prompt(text, hide_input=True, err=True),
+    )
+    settings = Settings(
+        urls=tuple(cluster.url for cluster in clusters),
+        user=user,
+        password=password,
+        token=token,
+        ca_bundle=params["ca_bundle"],
+        insecure=params["insecure"],
+        http_timeout=params["http_timeout"],
+        wire=params["wire"],
+        deadline=None if timeout is None else time.monotonic() + timeout,
+        discover=params["discover"],
+    )
+    render.secrets = settings.secrets()
+    if settings.insecure:
+        render.warning("--insecure: TLS certificates are not checked")
+    if params["verbose"]:
+        auth = "bearer token" if token else (f"basic auth as {user}" if user else "none")
+        render.trace(f"kjob {__version__}: clusters {', '.join(redact_url(u) for u in settings.urls)}; auth: {auth}"
+                     + (f"; profile {profile.name}" if profile.name else ""))
+    return App(settings, render, History(state_folder(os.environ)))
+
+
+def look(app: App, ref: JobRef) -> int:
+    """Show one look at a job and return its exit code (a job not found is reported, not raised)."""
+    try:
+        state: JobState = app.client().get_job(ref)
+    except JobNotFound as exc:
+        app.render.message(f"kjob: {exc.message}", always=True)
+        return exc.exit_code
+    app.render.state(state)
+    problem = error_for(state)
+    if problem is not None and not app.render.as_json:
+        app.render.message(f"kjob: {problem.message}")
+    return exit_code_of(state)
+
+
+def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: float | None) -> int:
+    """Follow jobs to their end with the display the options ask for; the exit code of the outcome."""
+    from kjob.follow import Followed, follow
+    from kjob.render import WaitDisplay, progress_mode
+
+    display = WaitDisplay(app.render, progress_mode(options["progress"], app.render.quiet, sys.stderr),
+                          log_every=options["log_every"], summary_path=os.environ.get("GITHUB_STEP_SUMMARY"))
+    client = app.client()
+    client.on_failover = display.failover
+    started = time.monotonic()
+    jobs = [Followed(ref, started=started) for ref in refs]
+    display.start(jobs)
+    try:
+        follow(client, jobs, display, interval=options["interval"], fail_fast=options["fail_fast"],
+               not_found_grace=options["not_found_grace"], deadline=None if timeout is None else started + timeout)
+    except KeyboardInterrupt:
+        display.stop(jobs, timed_out=False)
+        running = [job for job in jobs if not job.finished]
+        raise Interrupted(stop_following(app, running, options["cancel_on_interrupt"])) from None
+    stopped_early = options["fail_fast"] and any(job.finished and job.exit_code != 0 for job in jobs)
+    display.stop(jobs, timed_out=any(not job.finished for job in jobs) and not stopped_early)
+    return worst([job.exit_code for job in jobs])
+
+
+def stop_following(app: App, running: list, cancel: bool) -> str:
+    """What Ctrl-C leaves behind: the jobs go on, or (--cancel-on-interrupt) are cancelled."""
+    if not running:
+        return "interrupted"
+    if not cancel:
+        return "interrupted; the jobs go on on the server: " + ", ".join(str(job.ref) for job in running)
+    results = []
+    for job in running:
+        try:
+            status, _ = app.client().cancel_job(job.ref)
+            results.append(f"{job.ref}: {status or 'cancel sent'}")
+        except KjobError as exc:
+            results.append(f"{job.ref}: not cancelled ({exc.message})")
+    return "interrupted; cancelled " + "; ".join(results)
+
+
+def finished_job(app: App, ref: JobRef) -> JobState:
+    """The job, DONE; a job that ended badly raises its error, one still running NotFinished."""
+    state = app.client().get_job(ref)
+    problem = error_for(state)
+    if problem is not None:
+        raise problem
+    if not state.finished:
+        raise NotFinished(f"job {ref} is still {state.job_status} ({state.progress}%): add --wait to wait for it")
+    return state
