@@ -189,7 +189,7 @@ class Ring:
             record = work.run(job.endpoint, job.request, self.urls(), job.padding)
             schema = schemas.endpoint(job.endpoint).response
             if job.request_encoding == "json":
-                job.response = (b"", codec.json_bytes(schema.to_json_value(record)).decode("utf-8"))
+                job.response = (b"", codec.json_bytes(schema.to_json_value(record), ascii_only=True).decode("ascii"))
             else:
                 job.response = (schema.encode(record), "")
         return job.response

@@ -25,15 +25,16 @@ CONTENT_TYPES = {
 }
 
 
-def json_bytes(value: Any) -> bytes:
+def json_bytes(value: Any, *, ascii_only: bool = False) -> bytes:
     """JSON text as UTF-8, encoded once.
 
-    The official client uses json.dumps' defaults; we keep its separators (so ASCII bodies are
-    byte-identical) but not ensure_ascii, which turns each byte 0x80-0xFF of a `bytes` field
-    into a six-character escape.
+    Requests: the official client uses json.dumps' defaults; we keep its separators (so bodies
+    of characters below U+007F are byte-identical) but not ensure_ascii, which turns each byte
+    0x80-0xFF of a `bytes` field into a six-character escape. Responses (the emulator's) are
+    `ascii_only`, escaped as Kinetica's are: the official client reads them as latin-1.
     """
     try:
-        return json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ProtocolError(f"cannot encode as JSON: a string holds a lone surrogate ({exc.reason})") from exc
 
@@ -99,7 +100,7 @@ def encode_response(endpoint: str, record: dict, encoding: str) -> bytes:
     """An OK wrapper around the endpoint's response (what a server sends)."""
     schema = schemas.endpoint(endpoint).response
     if response_encoding(encoding) == "json":
-        data_str = json.dumps(schema.to_json_value(record), ensure_ascii=False)
+        data_str = json.dumps(schema.to_json_value(record))
         wrapped = {"status": "OK", "message": "", "data_type": schema.name, "data": b"", "data_str": data_str}
     else:
         wrapped = {"status": "OK", "message": "", "data_type": schema.name, "data": schema.encode(record), "data_str": ""}
@@ -114,7 +115,7 @@ def encode_error(message: str, encoding: str) -> bytes:
 def encode_wrapper(wrapped: dict, encoding: str) -> bytes:
     schema = schemas.wrapper()
     if response_encoding(encoding) == "json":
-        return json_bytes(schema.to_json_value(wrapped))
+        return json_bytes(schema.to_json_value(wrapped), ascii_only=True)
     return schema.encode(wrapped)
 
 
