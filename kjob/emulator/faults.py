@@ -48,6 +48,8 @@ def parse(spec: str) -> Fault:
     if not match or match["mode"] not in MODES:
         raise ValueError(f"bad fault {spec!r}: expected MODE[@ENDPOINT][*COUNT], MODE one of {', '.join(MODES)}")
     count = match["count"]
+    if count is not None and int(count) < 1:
+        raise ValueError(f"bad fault {spec!r}: *COUNT must be at least 1")
     return Fault(match["mode"], match["endpoint"], int(count) if count else None)
 
 

@@ -134,6 +134,7 @@ class ClusterServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two writes; no delayed-ACK stall between them
     server_version = f"kjob-emulator/{__version__}"
     server: _Listener
 
