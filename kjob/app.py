@@ -156,9 +156,10 @@ def stop_following(app: App, running: list, cancel: bool) -> str:
     return "interrupted; cancelled " + "; ".join(results)
 
 
-def finished_job(app: App, ref: JobRef) -> JobState:
-    """The job, DONE; a job that ended badly raises its error, one still running NotFinished."""
-    state = app.client().get_job(ref)
+def finished_job(app: App, ref: JobRef, sink=None) -> JobState:
+    """The job, DONE, its response given to `sink`; a job that ended badly raises its error,
+    one still running NotFinished."""
+    state = app.client().get_job(ref, sink)
     problem = error_for(state)
     if problem is not None:
         raise problem

@@ -234,9 +234,10 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, then_wait: bool, timeout,
           **kwargs) -> None:
     """Print a finished job's response, decoded to JSON (or --raw bytes)."""
-    from kjob.app import finished_job, make_app, run_wait
-    from kjob.results import write_result
+    from kjob.app import make_app, run_wait
+    from kjob.results import check_format, fetch as fetch_result
 
+    check_format(raw, fmt)
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), timeout=timeout)
     job_ref = app.refs([ref])[0]
@@ -245,7 +246,7 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
         code = run_wait(app, [job_ref], waiting, timeout)
         if code != 0:
             ctx.exit(code)
-    write_result(app.render, finished_job(app, job_ref), raw=raw, output=output, fmt=fmt)
+    fetch_result(app, job_ref, raw=raw, output=output, fmt=fmt)
 
 
 @cli.command()

@@ -18,12 +18,13 @@ import time
 from typing import Any, Callable, NamedTuple
 
 import requests
+import urllib3
 
 from kjob import __version__
 from kjob.config import Settings
 from kjob.errors import CredentialsRefused, JobNotFound, NoClusterReachable, ProtocolError, ServerRefused
 from kjob.jobs import JobRef, JobState
-from kjob.protocol import codec
+from kjob.protocol import avro, codec, schemas
 
 FAILOVER_ERROR_MESSAGES = (
     "Kinetica is exiting",
@@ -77,6 +78,72 @@ class Created(NamedTuple):
             "cluster": self.cluster,
             "existed": self.existed,
         }
+
+
+class FileData(NamedTuple):
+    """A payload that stays in its file until it is sent."""
+
+    path: str
+    size: int
+
+
+class StreamedBody:
+    """A request body of byte strings and files, read in order and never joined into one.
+
+    requests sends a file-like body with a length as a Content-Length stream; `rewind`
+    starts it again for a retry.
+    """
+
+    def __init__(self, parts: list[bytes | FileData]) -> None:
+        self.parts = parts
+        self.length = sum(part.size if isinstance(part, FileData) else len(part) for part in parts)
+        self.rewind()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def rewind(self) -> None:
+        self._index, self._offset, self._file = 0, 0, None
+
+    def __iter__(self):
+        while chunk := self.read(READ_CHUNK):
+            yield chunk
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.length if size is None or size < 0 else size
+        out = []
+        while size > 0 and self._index < len(self.parts):
+            part = self.parts[self._index]
+            if isinstance(part, FileData):
+                if self._file is None:
+                    self._file = open(part.path, "rb")  # noqa: SIM115 (closed when the part is done)
+                chunk = self._file.read(size)
+                if not chunk:
+                    self._file.close()
+                    self._file = None
+                    self._next_part()
+                    continue
+            else:
+                chunk = part[self._offset : self._offset + size]
+                self._offset += len(chunk)
+                if self._offset >= len(part):
+                    self._next_part()
+            out.append(chunk)
+            size -= len(chunk)
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def _next_part(self) -> None:
+        self._index, self._offset = self._index + 1, 0
+
+
+class Discard:
+    """A sink for a job's response that nobody needs (status, wait): it is read and dropped."""
+
+    def begin(self, size: int) -> None:
+        pass
+
+    def write(self, chunk: bytes) -> None:
+        pass
 
 
 def user_agent() -> str:
@@ -150,33 +217,46 @@ class Client:
         body = codec.encode_request(endpoint, record, self.settings.wire)
         return self.exchange(cluster, endpoint, body)
 
-    def exchange(self, cluster: str, endpoint: str, body: bytes) -> dict:
-        """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""
+    def _send(self, cluster: str, endpoint: str, body: bytes | StreamedBody) -> requests.Response:
+        """POST a body; the answer's head has arrived, its body is still to be read."""
         encoding = self.settings.wire
         headers = self.headers(encoding)
         timeout = self.settings.http_timeout
+        if isinstance(body, StreamedBody):
+            body.rewind()
         if self.trace:
             self.trace(f"> POST {cluster}{endpoint} ({encoding}, {len(body)} bytes)")
             for name, value in headers.items():
                 self.trace(f">   {name}: {redact_header(name, value)}")
-        started = time.monotonic()
         try:
             response = self.session.post(
                 cluster + endpoint, data=body, headers=headers, timeout=(min(10.0, timeout), timeout), stream=True
             )
-            try:
-                content = self._read_all(response, started + timeout)
-            finally:
-                response.close()
         except requests.RequestException as exc:
-            reason, maybe_sent = describe_failure(exc, timeout)
-            if self.trace:
-                self.trace(f"< {cluster}: {reason}")
-            raise ClusterFailed(reason, maybe_sent) from None
-        content_type = response.headers.get("Content-Type", "")
+            raise self._failed(cluster, exc) from None
         if self.trace:
-            elapsed = (time.monotonic() - started) * 1000
-            self.trace(f"< HTTP {response.status_code} {content_type or '(no content type)'}, {len(content)} bytes in {elapsed:.0f} ms")
+            self.trace(f"< HTTP {response.status_code} {response.headers.get('Content-Type') or '(no content type)'}")
+        return response
+
+    def _failed(self, cluster: str, exc: Exception) -> ClusterFailed:
+        reason, maybe_sent = describe_failure(exc, self.settings.http_timeout)
+        if self.trace:
+            self.trace(f"< {cluster}: {reason}")
+        return ClusterFailed(reason, maybe_sent)
+
+    def exchange(self, cluster: str, endpoint: str, body: bytes | StreamedBody) -> dict:
+        """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""
+        started = time.monotonic()
+        response = self._send(cluster, endpoint, body)
+        try:
+            content = self._read_all(response, started + self.settings.http_timeout)
+        except requests.RequestException as exc:
+            raise self._failed(cluster, exc) from None
+        finally:
+            response.close()
+        if self.trace:
+            self.trace(f"< {len(content)} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
+        content_type = response.headers.get("Content-Type", "")
         return self._interpret(cluster, endpoint, response.status_code, content_type, content)
 
     def _read_all(self, response: requests.Response, deadline: float) -> bytes:
@@ -188,7 +268,8 @@ class Client:
                 raise requests.exceptions.ReadTimeout("the answer did not complete in time")
         return b"".join(chunks)
 
-    def _interpret(self, cluster: str, endpoint: str, status: int, content_type: str, content: bytes) -> dict:
+    def _check_head(self, cluster: str, endpoint: str, status: int, content_type: str) -> None:
+        """What the status line and Content-Type alone say: 401, a failover status, not Kinetica."""
         if status == 401:
             raise CredentialsRefused(
                 f"credentials refused by {cluster} (HTTP 401): check KJOB_USER and KJOB_PASSWORD, or KJOB_TOKEN"
@@ -203,23 +284,52 @@ class Client:
             raise ClusterFailed(f"HTTP {status} with {shown}, not a Kinetica answer")
         if media_type in codec.CONTENT_TYPES.values() and media_type != expected:
             raise ClusterFailed(f"answered {media_type}, expected {expected}")
+
+    def _check_wrapper(self, cluster: str, endpoint: str, status: int, wrapped: dict) -> None:
+        """An ERROR answer: a failover condition, or the server's refusal."""
+        if wrapped["status"] == "OK":
+            return
+        message = wrapped["message"]
+        if any(marker in message for marker in FAILOVER_ERROR_MESSAGES) or status in (500, 504):
+            raise ClusterFailed(f"ERROR: {message}")
+        if status == 400 and any(marker in message for marker in FAILOVER_400_MESSAGES):
+            raise ClusterFailed(f"ERROR: {message}")
+        raise ServerRefused(message, endpoint=endpoint, cluster=cluster)
+
+    def _interpret(self, cluster: str, endpoint: str, status: int, content_type: str, content: bytes) -> dict:
+        self._check_head(cluster, endpoint, status, content_type)
         if not content:
             raise ClusterFailed(f"HTTP {status} with an empty body")
         try:
             wrapped = codec.decode_wrapper(content, self.settings.wire)
         except ProtocolError as exc:
             raise ClusterFailed(f"unreadable answer: {exc.message}") from None
-        if wrapped["status"] != "OK":
-            message = wrapped["message"]
-            if any(marker in message for marker in FAILOVER_ERROR_MESSAGES) or status in (500, 504):
-                raise ClusterFailed(f"ERROR: {message}")
-            if status == 400 and any(marker in message for marker in FAILOVER_400_MESSAGES):
-                raise ClusterFailed(f"ERROR: {message}")
-            raise ServerRefused(message, endpoint=endpoint, cluster=cluster)
+        self._check_wrapper(cluster, endpoint, status, wrapped)
         try:
             return codec.unwrap(endpoint, wrapped)
         except ProtocolError as exc:
             raise ClusterFailed(f"unreadable answer: {exc.message}") from None
+
+    def _get_job_streamed(self, cluster: str, body: bytes, sink) -> dict:
+        """/get/job in binary, read from the socket: `job_response` goes to `sink` in chunks,
+        so that a response of any size is never held whole (status and wait discard it)."""
+        started = time.monotonic()
+        response = self._send(cluster, "/get/job", body)
+        try:
+            self._check_head(cluster, "/get/job", response.status_code, response.headers.get("Content-Type", ""))
+            source = avro.StreamSource(response.raw)
+            try:
+                wrapped, answer = codec.read_get_job_stream(source, sink, deadline=started + self.settings.http_timeout)
+            except ProtocolError as exc:
+                raise ClusterFailed(f"unreadable answer: {exc.message}") from None
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise self._failed(cluster, exc) from None
+        finally:
+            response.close()
+        if self.trace:
+            self.trace(f"< {source.pos} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
+        self._check_wrapper(cluster, "/get/job", response.status_code, wrapped)
+        return answer
 
     # --- the ring ------------------------------------------------------------------------
 
@@ -305,11 +415,22 @@ class Client:
             raise SkipCluster(f"job id {ref.job_id} belongs to {origin} and its tag is not known (name the job by tag)")
         return {"job_id": ref.job_id, "options": {}}
 
-    def look_up(self, ref: JobRef, cluster: str) -> JobState:
-        """One /get/job on one cluster (a not-found answer raises JobNotFound)."""
+    def look_up(self, ref: JobRef, cluster: str, sink=None) -> JobState:
+        """One /get/job on one cluster (a not-found answer raises JobNotFound).
+
+        A DONE job's response goes to `sink` (begin(size), then write(chunk)...), or nowhere:
+        the returned state then carries it only in JSON wire mode, where it comes whole."""
         record = self._get_job_record(ref, cluster)
         try:
-            answer = self.post(cluster, "/get/job", record)
+            if self.settings.wire == "binary":
+                body = codec.encode_request("/get/job", record, "binary")
+                answer = self._get_job_streamed(cluster, body, sink or Discard())
+            else:
+                answer = self.post(cluster, "/get/job", record)
+                if sink is not None and answer["job_response"]:
+                    sink.begin(len(answer["job_response"]))
+                    sink.write(answer["job_response"])
+                    answer["job_response"] = b""
         except ServerRefused as exc:
             if NOT_FOUND.search(exc.server_message):
                 how = "by tag" if ref.tag else "by id"
@@ -317,9 +438,9 @@ class Client:
             raise
         return self._state(ref, cluster, answer, record)
 
-    def get_job(self, ref: JobRef) -> JobState:
+    def get_job(self, ref: JobRef, sink=None) -> JobState:
         """One look at a job, failing over (by tag) when its cluster is gone."""
-        state, _ = self.across_ring("/get/job", lambda cluster: self.look_up(ref, cluster))
+        state, _ = self.across_ring("/get/job", lambda cluster: self.look_up(ref, cluster, sink))
         return state
 
     def cancel_job(self, ref: JobRef) -> tuple[str, str]:
@@ -357,7 +478,7 @@ class Client:
         )
 
     def create_job(
-        self, endpoint: str, request_encoding: str, data: bytes, data_str: str, tag: str, *, reuse: bool = False
+        self, endpoint: str, request_encoding: str, data: bytes | FileData, data_str: str, tag: str, *, reuse: bool = False
     ) -> Created:
         """Start a job under `tag`, never twice.
 
@@ -366,7 +487,7 @@ class Client:
         for a duplicate tag after such a try means our own job, not someone else's.
         """
         record = {"endpoint": endpoint, "request_encoding": request_encoding, "data": data, "data_str": data_str, "options": {"job_tag": tag}}
-        body = codec.encode_request("/create/job", record, self.settings.wire)
+        body = self._create_job_body(record)
         maybe_sent = False
 
         def existing(cluster: str, ours: bool) -> Created | None:
@@ -405,14 +526,30 @@ class Client:
         return created
 
 
+    def _create_job_body(self, record: dict) -> bytes | StreamedBody:
+        """In binary, the payload streams between the record's other fields (from its file, or
+        from memory without a joined copy); JSON and snappy bodies must be built whole."""
+        data = record["data"]
+        if self.settings.wire == "binary":
+            size = data.size if isinstance(data, FileData) else len(data)
+            prefix, suffix = schemas.endpoint("/create/job").request.frame(record, "data", size)
+            return StreamedBody([prefix, data, suffix])
+        if isinstance(data, FileData):
+            with open(data.path, "rb") as handle:
+                record = {**record, "data": handle.read()}
+        return codec.encode_request("/create/job", record, self.settings.wire)
+
+
 def redact_header(name: str, value: str) -> str:
     if name.lower() in ("authorization", "proxy-authorization", "cookie"):
         return value.split(" ", 1)[0] + " <redacted>" if " " in value else "<redacted>"
     return value
 
 
-def describe_failure(exc: requests.RequestException, timeout: float) -> tuple[str, bool]:
+def describe_failure(exc: Exception, timeout: float) -> tuple[str, bool]:
     """A short reason for a failed exchange, and whether the request may have reached the server."""
+    if isinstance(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)):
+        return f"no answer for {timeout:g} s in the middle of the answer", True
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"no connection within {min(10.0, timeout):g} s", False
     if isinstance(exc, requests.exceptions.ReadTimeout):

@@ -333,12 +333,57 @@ def write_step_summary(path: str, jobs) -> None:
 # --- kjob fetch: a finished job's response -------------------------------------------------
 
 
+BIG_STRING = 1 << 20  # strings longer than this are written in slices, never escaped whole
+
+
 def write_response(stream: IO[str], value: Any, *, pretty: bool) -> None:
-    """A decoded response as JSON: indented for a person, one line for a program."""
-    if pretty:
-        stream.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-    else:
-        stream.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
+    """A decoded response as JSON: indented for a person, one line for a program.
+
+    Written piece by piece, so that a huge string (a padded or binary response) is never held
+    twice more as its JSON text and again as UTF-8.
+    """
+    write_json(stream, value, 2 if pretty else None, 0)
+    stream.write("\n")
+
+
+def write_json(stream: IO[str], value: Any, indent: int | None, level: int) -> None:
+    """The same text as json.dumps(value, indent=indent) (compact separators without indent)."""
+    if isinstance(value, str) and len(value) > BIG_STRING:
+        stream.write('"')
+        for start in range(0, len(value), BIG_STRING):
+            stream.write(json.dumps(value[start : start + BIG_STRING], ensure_ascii=False)[1:-1])
+        stream.write('"')
+        return
+    if not isinstance(value, (dict, list)) or not value or _flat(value):
+        separators = (",", ": ") if indent is not None else (",", ":")
+        text = json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
+        stream.write(text if indent is None or "\n" not in text else text.replace("\n", "\n" + " " * (indent * level)))
+        return
+    opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+    inner = "\n" + " " * (indent * (level + 1)) if indent is not None else ""
+    stream.write(opening)
+    for index, (key, item) in enumerate(items):
+        stream.write(("," if index else "") + inner)
+        if key is not None:
+            stream.write(json.dumps(key, ensure_ascii=False) + (": " if indent is not None else ":"))
+        write_json(stream, item, indent, level + 1)
+    stream.write(("\n" + " " * (indent * level) if indent is not None else "") + closing)
+
+
+def _flat(value: dict | list) -> bool:
+    """A container with no big string anywhere inside: json.dumps writes it in one go."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > BIG_STRING:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def write_rows(stream: IO[str], fmt: str, headers: list[str], rows: list[dict[str, Any]], *, pretty: bool, colour: bool) -> None:

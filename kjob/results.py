@@ -1,4 +1,9 @@
-"""Where a finished job's response goes: decoded or raw, to stdout or (atomically) to a file."""
+"""Where a finished job's response goes: decoded or raw, to stdout or (atomically) to a file.
+
+The response arrives through a sink while /get/job is read from the socket: raw bytes go
+straight to their file in chunks; a response to decode is gathered into one buffer of its
+exact size and decoded from there, so a response of N bytes costs about 2 N at most.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,98 @@ import io
 import sys
 from typing import IO, Callable
 
-from kjob.errors import BadInput
+from kjob.errors import BadInput, KjobError
 from kjob.files import atomic_output
 from kjob.jobs import JobState
 from kjob.protocol import payload, records
-from kjob.render import Renderer, colour_allowed, write_response, write_rows
+from kjob.render import colour_allowed, write_response, write_rows
 
 SQL_ONLY_FORMATS = ("csv", "table")
 
 
-def raw_bytes(state: JobState) -> bytes:
-    """The response as the server sent it: Avro binary, or the JSON text as UTF-8."""
-    return state.job_response_str.encode("utf-8") if state.response_encoding == "json" else state.job_response
+class BufferSink:
+    """Gathers a response into one buffer allocated at its exact size."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.filled = 0
+
+    def begin(self, size: int) -> None:
+        self.buffer = bytearray(size)
+        self.filled = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.buffer[self.filled : self.filled + len(chunk)] = chunk
+        self.filled += len(chunk)
 
 
-def write_result(render: Renderer, state: JobState, *, raw: bool, output: str | None, fmt: str | None) -> None:
+class FileSink:
+    """Writes a response to an open binary file; a retry starts the file again."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    def begin(self, size: int) -> None:
+        self.handle.seek(0)
+        self.handle.truncate()
+
+    def write(self, chunk: bytes) -> None:
+        self.handle.write(chunk)
+
+
+class StdoutSink:
+    """Writes a response to stdout as it arrives; what is written cannot be taken back."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def begin(self, size: int) -> None:
+        if self.written:
+            raise KjobError(f"the answer broke off after {self.written} bytes went to stdout; use -o FILE to get it whole")
+        if sys.stdout.isatty():
+            raise BadInput("--raw would write Avro binary to the terminal: add -o FILE or pipe it")
+
+    def write(self, chunk: bytes) -> None:
+        sys.stdout.buffer.write(chunk)
+        self.written += len(chunk)
+
+
+def check_format(raw: bool, fmt: str | None) -> None:
+    """Options that cannot go together, refused before anything is sent."""
+    if raw and fmt:
+        raise BadInput("--raw writes the response's bytes; --format does not apply")
+
+
+def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None) -> None:
+    """Get a DONE job's response and write it as asked (anything else raises its error)."""
+    from kjob.app import finished_job
+
+    if raw and output is not None:
+        with atomic_output(output) as handle:
+            state = finished_job(app, ref, FileSink(handle))
+            if state.response_encoding == "json":
+                handle.write(state.job_response_str.encode("utf-8"))
+        return
     if raw:
-        return _write_bytes(raw_bytes(state), output, binary=state.response_encoding != "json")
+        state = finished_job(app, ref, StdoutSink())
+        if state.response_encoding == "json":
+            sys.stdout.buffer.write(state.job_response_str.encode("utf-8"))
+        sys.stdout.buffer.flush()
+        return
+    sink = BufferSink()
+    state = finished_job(app, ref, sink)
+    write_decoded(state, sink, output, fmt)
+
+
+def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: str | None) -> None:
     fmt = fmt or "json"
     is_sql = state.endpoint == "/execute/sql"
     if fmt in SQL_ONLY_FORMATS and not is_sql:
         raise BadInput(f"--format {fmt} is for /execute/sql rows; this job ran {state.endpoint}")
-    value = payload.decode_job_response(state._asdict())
+    job = {**state._asdict(), "job_response": memoryview(sink.buffer)}
+    value = payload.decode_job_response(job)
+    del job
+    sink.buffer = bytearray()  # the bytes are decoded: let them go before the output is written
     if is_sql and fmt != "response":
         headers, rows = records.sql_rows(value)
         rows = [payload.to_json_value(row) for row in rows]
@@ -48,14 +123,3 @@ def _write_text(output: str | None, write: Callable[[IO[str], bool, bool], None]
         write(stream, False, False)
         stream.flush()
         stream.detach()
-
-
-def _write_bytes(data: bytes, output: str | None, *, binary: bool) -> None:
-    if output is not None:
-        with atomic_output(output) as handle:
-            handle.write(data)
-        return
-    if binary and sys.stdout.isatty():
-        raise BadInput("--raw would write Avro binary to the terminal: add -o FILE or pipe it")
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()

@@ -5,11 +5,13 @@ Everything is decided here before anything is sent; bad input raises BadInput (e
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 from kjob import inputs
+from kjob.client import FileData
 from kjob.errors import BadInput, ProtocolError
 from kjob.jobs import check_tag, new_tag, tag_from_payload
 from kjob.protocol import codec, payload
@@ -19,7 +21,7 @@ from kjob.protocol import codec, payload
 class Submission:
     endpoint: str
     request_encoding: str
-    data: bytes
+    data: bytes | FileData  # a file's payload is streamed from disk when it is sent
     data_str: str
     tag: str
 
@@ -66,10 +68,8 @@ def prepare(
             raise BadInput("--avro sends a pre-encoded payload: do not also give --data or --file")
         if encoding == "json":
             raise BadInput("--avro sends Avro binary: use --encoding binary or snappy")
-        raw = read_avro(avro_file)
-        body = codec.snappy_compress(raw) if encoding == "snappy" else raw
-        source: Any = raw
-        data_bytes, data_str = body, ""
+        data_bytes, source = avro_payload(avro_file, encoding, digest=tag_from_payload_flag)
+        data_str = ""
     else:
         value = inputs.read_payload(data, file)
         schema = schema_for(endpoint, schema_file, encoding)
@@ -85,14 +85,44 @@ def prepare(
     return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag())
 
 
-def read_avro(path: str) -> bytes:
-    """A pre-encoded Avro payload, whole."""
-    if path == "-":
-        return sys.stdin.buffer.read()
+def avro_payload(path: str, encoding: str, *, digest: bool) -> tuple[bytes | FileData, Any]:
+    """A pre-encoded Avro payload: (what goes in `data`, what --tag-from-payload digests).
+
+    A file sent as binary stays on disk and is streamed into the request; snappy must
+    compress it whole (one call: the payload plus its compressed copy); stdin is read whole.
+    """
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        if path != "-" and encoding == "binary":
+            size = os.stat(path).st_size
+            with open(path, "rb"):  # readable now, so that a bad file fails before anything is sent
+                pass
+            if os.path.isdir(path):
+                raise IsADirectoryError(path)
+            if size == 0:
+                raise BadInput(f"--avro: {path} is empty")
+            return FileData(path, size), _file_digest(path) if digest else None
+        if path == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                raw = handle.read()
     except IsADirectoryError:
         raise BadInput(f"--avro: {path} is a directory, not a file") from None
     except OSError as exc:
         raise BadInput(f"--avro: cannot read {path}: {exc.strerror or exc}") from None
+    if not raw:
+        raise BadInput(f"--avro: {'stdin' if path == '-' else path} is empty")
+    import hashlib
+
+    return (codec.snappy_compress(raw) if encoding == "snappy" else raw), hashlib.sha256(raw).digest()
+
+
+def _file_digest(path: str) -> bytes:
+    """A file's SHA-256, read in chunks: what --tag-from-payload digests for a pre-encoded payload."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()

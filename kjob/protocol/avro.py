@@ -42,6 +42,15 @@ class Source:
         self.pos = end
         return chunk
 
+    def read_text(self, size: int) -> str:
+        """`size` bytes of UTF-8, decoded straight from memory (no intermediate copy)."""
+        end = self.pos + size
+        if end > len(self.view):
+            raise Truncated(f"needed {size} bytes at offset {self.pos}, only {len(self.view) - self.pos} left")
+        text = str(self.view[self.pos : end], "utf-8")
+        self.pos = end
+        return text
+
     def read_byte(self) -> int:
         if self.pos >= len(self.view):
             raise Truncated(f"needed 1 byte at offset {self.pos}, none left")
@@ -76,6 +85,9 @@ class StreamSource(Source):
 
     def read_byte(self) -> int:
         return self.read(1)[0]
+
+    def read_text(self, size: int) -> str:
+        return self.read(size).decode("utf-8")
 
     def remaining(self) -> int:
         return 0
@@ -144,9 +156,11 @@ def _read_bytes(src: Source) -> bytes:
 
 
 def _read_string(src: Source) -> str:
-    raw = _read_bytes(src)
+    size = read_long(src)
+    if size < 0:
+        raise Truncated(f"negative length {size} at offset {src.pos}")
     try:
-        return raw.decode("utf-8")
+        return src.read_text(size)
     except UnicodeDecodeError as exc:
         raise Truncated(f"a string that is not UTF-8 before offset {src.pos}") from exc
 
@@ -199,6 +213,11 @@ _PRIMITIVE_WRITERS: dict[str, Writer] = {
 
 def _type_name(schema: Any) -> str:
     return schema if isinstance(schema, str) else schema["type"]
+
+
+def read_string(src: Source) -> str:
+    """One Avro string."""
+    return _read_string(src)
 
 
 def compile_reader(schema: Any) -> Reader:

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from kjob.errors import ProtocolError, ServerRefused
-from kjob.protocol import schemas
+from kjob.protocol import avro, schemas
 
 ENCODINGS = ("binary", "json", "snappy")
 
@@ -156,3 +156,50 @@ def unwrap(endpoint: str, wrapped: dict) -> dict:
     if data_str or not wrapped["data"]:
         return schema.from_json_value(parse_json(data_str, schema.name))
     return schema.decode(wrapped["data"])
+
+
+COPY_CHUNK = 1 << 20
+
+
+def read_get_job_stream(source: avro.Source, sink, deadline: float | None = None) -> tuple[dict, dict | None]:
+    """A binary /get/job answer read field by field: (the wrapper, the get_job_response or None).
+
+    `job_response` is not kept: its size goes to sink.begin() and its bytes to sink.write() in
+    chunks. An ERROR wrapper has no response; the caller decides what its message means.
+    """
+    import time
+
+    wrapper, response = schemas.wrapper(), schemas.endpoint("/get/job").response
+    try:
+        head = {name: read(source) for name, read in wrapper.field_readers[:3]}  # status, message, data_type
+        size = avro.read_long(source)
+        start = source.pos
+        answer = None
+        if head["status"] == "OK":
+            if head["data_type"] != response.name or size <= 0:
+                raise ProtocolError(f"expected a {response.name}, the server sent data_type {head['data_type']!r} ({size} bytes)")
+            answer = {}
+            for name, read in response.field_readers:
+                if name != "job_response":
+                    answer[name] = read(source)
+                    continue
+                if deadline is not None and time.monotonic() > deadline:
+                    raise avro.Truncated("the answer's head did not arrive in time")
+                length = avro.read_long(source)
+                if length < 0:
+                    raise avro.Truncated(f"negative length {length} at offset {source.pos}")
+                sink.begin(length)
+                while length:
+                    chunk = source.read(min(COPY_CHUNK, length))
+                    sink.write(chunk)
+                    length -= len(chunk)
+                answer[name] = b""
+            if source.pos - start != size:
+                raise ProtocolError(f"get_job_response took {source.pos - start} bytes, the wrapper said {size}")
+        else:
+            source.read(size)
+        head["data"] = b""
+        head["data_str"] = avro.read_string(source)
+    except avro.Truncated as exc:
+        raise ProtocolError(f"malformed or truncated Avro gpudb_response: {exc}") from exc
+    return head, answer

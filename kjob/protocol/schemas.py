@@ -35,6 +35,25 @@ class RecordSchema:
     def field_names(self) -> list[str]:
         return [field["name"] for field in self.schema["fields"]]
 
+    @cached_property
+    def field_readers(self) -> list[tuple[str, avro.Reader]]:
+        """Each field's name and reader, in order, for reading a record field by field from a stream."""
+        return [(field["name"], avro.compile_reader(field["type"])) for field in self.schema["fields"]]
+
+    def frame(self, record: dict, field: str, size: int) -> tuple[bytes, bytes]:
+        """The Avro binary of `record` around its bytes field `field` of `size` bytes, as
+        (everything up to the field's content, everything after it): a large value can then
+        be streamed between the two without being copied into one body."""
+        names = self.field_names
+        index = names.index(field)
+        before = {**record, field: b""}
+        encoded = self.encode(before)
+        # The empty field is one byte (length 0); re-encode the fields after it to find where it sits.
+        after = RecordSchema({"type": "record", "name": self.name, "fields": self.schema["fields"][index + 1 :]})
+        suffix = after.encode({name: record[name] for name in names[index + 1 :]})
+        prefix = encoded[: len(encoded) - len(suffix) - 1] + avro.encode_long(size)
+        return prefix, suffix
+
     def encode(self, record: dict) -> bytes:
         """Avro binary of `record`; a missing field or a value of the wrong type is a ProtocolError."""
         out = bytearray()
