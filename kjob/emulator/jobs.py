@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kjob.emulator import work
+from kjob.emulator.large import STREAM_PADDING, Digested, Spliced, spliced_response
 from kjob.protocol import codec, payload, schemas
 
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -48,6 +49,7 @@ class Job:
     received_ms: int
     padding: int = 0
     auth_id: str = ""
+    digested: Digested | None = None  # a large payload, read but not kept
     cancelled_at: float | None = None
     cancelled_progress: int = 0
     response: tuple[bytes, str] | None = None
@@ -105,12 +107,9 @@ class Ring:
         found = schemas.find_endpoint(endpoint)
         if found is None:
             raise Refused(f"Unsupported endpoint for a job: {endpoint}")
-        try:
-            job_request = payload.decode_payload(payload.request_schema(endpoint), request["data"], request["data_str"], encoding)
-            job_request = found.request.from_json_value(payload.to_json_value(job_request))
-        except Exception as exc:  # the codec's ProtocolError, or a JSON payload of the wrong shape
-            raise Refused(f"Unable to parse the {endpoint} payload: {exc}") from None
-        knobs = job_request.get("options", {})
+        digested = request["data"] if isinstance(request["data"], Digested) else None
+        job_request = None if digested else self._decode_payload(found, request, encoding)
+        knobs = job_request.get("options", {}) if job_request else {}
         try:
             duration = float(knobs.get("emulator_duration", self.job_duration))
             padding = int(knobs.get("emulator_response_bytes", 0))
@@ -133,6 +132,7 @@ class Ring:
             received_ms=int(time.time() * 1000),
             padding=padding,
             auth_id=auth_id,
+            digested=digested,
         )
         with self.lock:
             if tag in self.jobs:
@@ -147,6 +147,14 @@ class Ring:
                 cluster.visible_from[tag] = now + delay
             own_id = self.clusters[cluster_index].id_of_tag[tag]
         return {"job_id": own_id, "info": {"job_tag": tag, "query_id": job.query_id}}
+
+    @staticmethod
+    def _decode_payload(found: schemas.Endpoint, request: dict, encoding: str) -> dict:
+        try:
+            job_request = payload.decode_payload(payload.request_schema(found.path), request["data"], request["data_str"], encoding)
+            return found.request.from_json_value(payload.to_json_value(job_request))
+        except Exception as exc:  # the codec's ProtocolError, or a JSON payload of the wrong shape
+            raise Refused(f"Unable to parse the {found.path} payload: {exc}") from None
 
     def find(self, cluster_index: int, job_id: int, tag: str) -> tuple[int, Job]:
         """The job a /get/job names on this cluster (the tag wins over the id)."""
@@ -183,11 +191,15 @@ class Ring:
             "info": {"job_tag": job.tag, "job_id": str(job_id)},
         }
 
-    def response_of(self, job: Job) -> tuple[bytes, str]:
+    def response_of(self, job: Job) -> tuple[bytes | Spliced, str]:
         """The finished job's response, encoded once as the job was submitted, then kept."""
         if job.response is None:
-            record = work.run(job.endpoint, job.request, self.urls(), job.padding)
             schema = schemas.endpoint(job.endpoint).response
+            if job.request_encoding != "json" and job.padding > STREAM_PADDING:
+                record = work.run(job.endpoint, job.request, self.urls())
+                job.response = (spliced_response(schema, record, job.padding), "")
+                return job.response
+            record = work.run(job.endpoint, job.request, self.urls(), job.padding)
             if job.request_encoding == "json":
                 job.response = (b"", codec.json_bytes(schema.to_json_value(record), ascii_only=True).decode("ascii"))
             else:

@@ -21,11 +21,11 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from kjob import __version__
-from kjob.emulator import work
+from kjob.emulator import large, work
 from kjob.emulator.faults import Faults
 from kjob.emulator.jobs import Refused, Ring
 from kjob.errors import ProtocolError
-from kjob.protocol import codec, schemas
+from kjob.protocol import avro, codec, schemas
 
 ENCODING_OF_CONTENT_TYPE = {"application/json": "json", "application/x-snappy": "snappy"}
 FAILOVER_MESSAGES = {
@@ -184,6 +184,11 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "drop":
             self.close_connection = True
             return None
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        encoding = ENCODING_OF_CONTENT_TYPE.get(content_type, "binary")
+        length = int(self.headers.get("Content-Length") or 0)
+        if endpoint == "/create/job" and encoding == "binary" and length > large.LARGE_PAYLOAD and mode is None:
+            return self._create_large_job(length, cluster.credentials.identify(self.headers.get("Authorization")))
         body = self._read_body()
         if cluster.recorded is not None:
             cluster.recorded.append((path, {k.lower(): v for k, v in self.headers.items()}, body))
@@ -201,8 +206,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_unauthorized()
         if endpoint is None:
             return self._send(404, f"Endpoint {path} not found\n".encode(), "text/plain")
-        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        encoding = ENCODING_OF_CONTENT_TYPE.get(content_type, "binary")
         answer_encoding = "json" if mode == "wrong-type" else encoding
         if mode in FAILOVER_MESSAGES:
             status, message = FAILOVER_MESSAGES[mode]
@@ -216,11 +219,42 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = codec.decode_request(endpoint, body, encoding)
             record = self._run(endpoint, request, auth_id)
+            if isinstance(record.get("job_response"), large.Spliced):
+                if answer_encoding == "binary":
+                    return self._send_parts(*large.spliced_get_job(record))
+                record["job_response"] = b"".join(record["job_response"].chunks())
             response = codec.encode_response(endpoint, record, answer_encoding)
             status = 200
         except (Refused, ProtocolError) as exc:
             response, status = codec.encode_error(str(exc), answer_encoding), 400
         return self._answer(status, response, answer_encoding, mode)
+
+    def _create_large_job(self, length: int, auth_id: str | None) -> None:
+        """A /create/job whose payload is read from the socket into a digest, never held."""
+        if auth_id is None:
+            self.close_connection = True  # the unread body makes the connection unusable
+            return self._send_unauthorized()
+        cluster = self.server.cluster
+        if cluster.recorded is not None:
+            cluster.recorded.append(("/create/job", {k.lower(): v for k, v in self.headers.items()}, b""))
+        try:
+            request = large.read_create_job(self.rfile, length)
+            response, status = codec.encode_response("/create/job", cluster.ring.create(cluster.index, request, auth_id), "binary"), 200
+        except (Refused, ProtocolError) as exc:
+            response, status = codec.encode_error(str(exc), "binary"), 400
+        except avro.Truncated as exc:
+            response, status = codec.encode_error(f"Unable to parse the request: {exc}", "binary"), 400
+        return self._answer(status, response, "binary", None)
+
+    def _send_parts(self, parts: list, size: int) -> None:
+        """An answer written piece by piece (a Spliced part in chunks)."""
+        self.send_response(200)
+        self.send_header("Content-Type", codec.CONTENT_TYPES["binary"])
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        for part in parts:
+            for chunk in part.chunks() if isinstance(part, large.Spliced) else (part,):
+                self.wfile.write(chunk)
 
     def _run(self, endpoint: str, request: dict, auth_id: str) -> dict:
         ring, index = self.server.cluster.ring, self.server.cluster.index

@@ -103,13 +103,15 @@ def blank(schema: Any) -> Any:
     return empty.get(kind)
 
 
-def run(endpoint: str, request: dict, cluster_urls: list[str], padding: int = 0) -> dict:
-    """The response record of `endpoint` for `request`.
+def run(endpoint: str, request: dict | None, cluster_urls: list[str], padding: int = 0) -> dict:
+    """The response record of `endpoint` for `request` (None: a payload too large to keep).
 
     `padding` adds that many bytes to the response's `info` (key `emulator_padding`), so a
     job's response can be as large as a benchmark asks.
     """
-    if endpoint == "/execute/sql":
+    if request is None:
+        result = blank(schemas.endpoint(endpoint).response.schema)
+    elif endpoint == "/execute/sql":
         options = request.get("options", {})
         rows = int(options["emulator_rows"]) if "emulator_rows" in options else None
         result = sql_result(request["statement"], request.get("encoding", "binary"), rows)
