@@ -61,6 +61,18 @@ class BoundedReader:
         return chunk
 
 
+def digest_stream(stream: BinaryIO, length: int) -> tuple[str, int]:
+    """Read `length` bytes into a SHA-256: (hex digest, bytes read)."""
+    digest, left = hashlib.sha256(), length
+    while left:
+        chunk = stream.read(min(CHUNK, left))
+        if not chunk:
+            break
+        digest.update(chunk)
+        left -= len(chunk)
+    return digest.hexdigest(), length - left
+
+
 def read_create_job(stream: BinaryIO, length: int) -> dict:
     """A binary /create/job request read from the socket; a large `data` is digested, not kept."""
     source = avro.StreamSource(BoundedReader(stream, length))
@@ -73,12 +85,10 @@ def read_create_job(stream: BinaryIO, length: int) -> dict:
         if size <= LARGE_PAYLOAD:
             request[name] = source.read(size)
             continue
-        digest, left = hashlib.sha256(), size
-        while left:
-            chunk = source.read(min(CHUNK, left))
-            digest.update(chunk)
-            left -= len(chunk)
-        request[name] = Digested(size, digest.hexdigest())
+        digest, read = digest_stream(source, size)
+        if read != size:
+            raise avro.Truncated(f"the payload ended after {read} of {size} bytes")
+        request[name] = Digested(size, digest)
     return request
 
 

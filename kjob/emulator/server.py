@@ -5,6 +5,9 @@ Control endpoints (not Kinetica's; for tests and users' scripts), on every clust
   POST /emulator/clear  disarm every fault of this cluster
   POST /emulator/stop   stop this cluster (its listener and open connections); the rest go on
   GET  /emulator/jobs   {"jobs": N}, the jobs the ring holds
+  GET  /emulator/stats  {"connections": opened so far, "max_open": most open at once}
+  POST /emulator/sink   read the body into a SHA-256 and answer {"size": N, "sha256": ...}
+                        (a plain upload target, as a baseline for benchmarks)
 """
 
 from __future__ import annotations
@@ -76,11 +79,15 @@ class _Listener(ThreadingHTTPServer):
         self.cluster = cluster
         self.open_connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.connections_opened = 0
+        self.max_open = 0
         super().__init__(address, _Handler)
 
     def process_request(self, request, client_address):
         with self.connections_lock:
             self.open_connections.add(request)
+            self.connections_opened += 1
+            self.max_open = max(self.max_open, len(self.open_connections))
         super().process_request(request, client_address)
 
     def shutdown_request(self, request):
@@ -145,13 +152,20 @@ class _Handler(BaseHTTPRequestHandler):
     # --- control ---------------------------------------------------------------------------
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path == "/emulator/jobs":
+        path = urlsplit(self.path).path
+        if path == "/emulator/jobs":
             self._send_json(200, {"jobs": self.server.cluster.ring.count()})
+        elif path == "/emulator/stats":
+            listener = self.server
+            self._send_json(200, {"connections": listener.connections_opened, "max_open": listener.max_open})
         else:
             self._send(404, b"Not Found\n", "text/plain")
 
     def _control(self, path: str) -> None:
         cluster = self.server.cluster
+        if path == "/emulator/sink":
+            digest, size = large.digest_stream(self.rfile, int(self.headers.get("Content-Length") or 0))
+            return self._send_json(200, {"size": size, "sha256": digest})
         body = self._read_body()
         if path == "/emulator/fault":
             try:

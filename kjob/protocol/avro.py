@@ -75,11 +75,15 @@ class StreamSource(Source):
 
     def read(self, size: int) -> bytes:
         chunk = self.stream.read(size)
-        while len(chunk) < size:
-            more = self.stream.read(size - len(chunk))
-            if not more:
-                raise Truncated(f"needed {size} bytes at offset {self.pos}, the stream ended after {len(chunk)}")
-            chunk += more
+        if len(chunk) < size:
+            chunks, got = [chunk], len(chunk)
+            while got < size:
+                more = self.stream.read(size - got)
+                if not more:
+                    raise Truncated(f"needed {size} bytes at offset {self.pos}, the stream ended after {got}")
+                chunks.append(more)
+                got += len(more)
+            chunk = b"".join(chunks)
         self.pos += size
         return chunk
 
