@@ -16,7 +16,16 @@ from typing import Any
 import click
 
 from kjob import __version__
-from kjob.config import DEFAULT_URL, Profile, Settings, parse_cluster_url, redact_url, resolve_credentials, split_urls, state_folder
+from kjob.config import (
+    DEFAULT_URL,
+    Profile,
+    Settings,
+    parse_cluster_url,
+    redact_url,
+    resolve_credentials,
+    split_urls,
+    state_folder,
+)
 from kjob.errors import Interrupted, JobNotFound, KjobError, NotFinished
 from kjob.history import History
 from kjob.jobs import JobRef, JobState, error_for, exit_code_of, parse_ref, worst

@@ -15,7 +15,8 @@ import platform
 import random
 import re
 import time
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import requests
 import urllib3
@@ -206,7 +207,7 @@ class Client:
         if self.settings.token:
             headers["Authorization"] = f"Bearer {self.settings.token}"
         elif self.settings.user:
-            pair = f"{self.settings.user}:{self.settings.password or ''}".encode("utf-8")
+            pair = f"{self.settings.user}:{self.settings.password or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return headers
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from kjob.errors import BadInput
 

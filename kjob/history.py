@@ -12,8 +12,8 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from kjob.errors import BadInput
 

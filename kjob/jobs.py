@@ -33,7 +33,7 @@ class JobRef(NamedTuple):
     def __str__(self) -> str:
         return self.text or (self.tag if self.tag else str(self.job_id))
 
-    def with_tag(self, tag: str | None) -> "JobRef":
+    def with_tag(self, tag: str | None) -> JobRef:
         return self if not tag or tag == self.tag else self._replace(tag=tag)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import IO, Callable
+from collections.abc import Callable
+from typing import IO
 
 from kjob.errors import BadInput, KjobError
 from kjob.files import atomic_output

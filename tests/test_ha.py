@@ -6,11 +6,10 @@ import json
 import multiprocessing
 import subprocess
 import sys
-import time
 
 import pytest
+from conftest import run_cli
 
-from conftest import run_cli, run_kjob
 from kjob.emulator import Emulator
 from kjob.history import History
 

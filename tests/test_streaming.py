@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 import pytest
-
 from conftest import run_cli, run_kjob
-from kjob.emulator import Emulator
+
 from kjob.emulator.large import LARGE_PAYLOAD, STREAM_PADDING
 from kjob.protocol import schemas
 

@@ -7,8 +7,8 @@ import json
 import gpudb
 import pytest
 import snappy
-
 from conftest import run_cli, run_kjob
+
 from kjob.emulator import Emulator
 
 ALTER = {"table_name": "sales_2026", "action": "refresh", "value": "v"}

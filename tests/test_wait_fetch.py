@@ -14,8 +14,8 @@ import time
 
 import gpudb
 import pytest
-
 from conftest import run_cli, run_kjob
+
 from kjob.emulator import Emulator
 
 ANSI = re.compile(r"\x1b\[")

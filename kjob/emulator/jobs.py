@@ -107,7 +107,7 @@ class Ring:
         found = schemas.find_endpoint(endpoint)
         if found is None:
             raise Refused(f"Unsupported endpoint for a job: {endpoint}")
-        digested = request["data"] if isinstance(request["data"], Digested) else None
+        digested = next((request[key] for key in ("data", "data_str") if isinstance(request[key], Digested)), None)
         job_request = None if digested else self._decode_payload(found, request, encoding)
         knobs = job_request.get("options", {}) if job_request else {}
         try:

@@ -1,6 +1,6 @@
 """Big bodies without big memory: payloads digested as they arrive, responses written as they go.
 
-A /create/job payload over LARGE_PAYLOAD bytes is not kept: the emulator reads it from the
+A /create/job payload (`data` or `data_str`) over LARGE_PAYLOAD bytes is not kept: the emulator reads it from the
 socket into a SHA-256 and a byte count (tests compare the digest with the file's). A job
 whose response is padded past STREAM_PADDING bytes keeps its response as a `Spliced` value
 (the bytes around a run of padding), and /get/job writes it out in chunks: the emulator
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import BinaryIO, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
 
 from kjob.protocol import avro, schemas
 
@@ -78,12 +79,13 @@ def read_create_job(stream: BinaryIO, length: int) -> dict:
     source = avro.StreamSource(BoundedReader(stream, length))
     request = {}
     for name, read in schemas.endpoint("/create/job").request.field_readers:
-        if name != "data":
+        if name not in ("data", "data_str"):
             request[name] = read(source)
             continue
         size = avro.read_long(source)
         if size <= LARGE_PAYLOAD:
-            request[name] = source.read(size)
+            raw = source.read(size)
+            request[name] = raw if name == "data" else raw.decode("utf-8")
             continue
         digest, read = digest_stream(source, size)
         if read != size:

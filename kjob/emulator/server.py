@@ -18,9 +18,9 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 from urllib.parse import urlsplit
 
 from kjob import __version__
@@ -75,7 +75,7 @@ class _Listener(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, cluster: "ClusterServer") -> None:
+    def __init__(self, address, cluster: ClusterServer) -> None:
         self.cluster = cluster
         self.open_connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
@@ -122,7 +122,7 @@ class ClusterServer:
         ring.clusters[index].url = self.url
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "ClusterServer":
+    def start(self) -> ClusterServer:
         self._thread = threading.Thread(target=self.listener.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -392,7 +392,7 @@ class Emulator:
     def urls(self) -> list[str]:
         return [cluster.url for cluster in self.clusters]
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         for cluster in self.clusters:
             cluster.start()
         return self
@@ -404,7 +404,7 @@ class Emulator:
     def job_count(self) -> int:
         return self.ring.count()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

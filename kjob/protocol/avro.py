@@ -12,7 +12,8 @@ Payloads in user schemas (unions, enums, logical types) go through fastavro (pay
 from __future__ import annotations
 
 import struct
-from typing import Any, BinaryIO, Callable
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from kjob.errors import ProtocolError
 

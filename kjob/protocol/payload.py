@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from kjob.errors import ProtocolError
@@ -251,14 +251,14 @@ def decode_payload(schema: Schema | None, data: bytes, data_str: str, request_en
     return schema.decode(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def request_schema(endpoint: str) -> Schema | None:
     """The registered request schema of `endpoint`, or None."""
     found = schemas.find_endpoint(endpoint)
     return Schema(found.request.schema) if found else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def response_schema(endpoint: str) -> Schema | None:
     """The registered response schema of `endpoint`, or None."""
     found = schemas.find_endpoint(endpoint)

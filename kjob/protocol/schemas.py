@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from kjob.errors import ProtocolError
@@ -199,7 +199,7 @@ def wrapper() -> RecordSchema:
     return RecordSchema(_load()["wrapper"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def endpoint(path: str) -> Endpoint:
     """The registered endpoint at `path`; KeyError when kjob has no schema for it."""
     schemas = _load()["endpoints"][path]

@@ -1,0 +1,13 @@
+"""Baseline: a bare requests streaming download of a job's /get/job answer to a file."""
+
+import sys
+
+import requests
+
+url, tag, path = sys.argv[1:4]
+tag_bytes = tag.encode()
+body = b"\x01" + b"\x02" + b"\x0ejob_tag" + bytes([len(tag_bytes) * 2]) + tag_bytes + b"\x00"
+with requests.post(url + "/get/job", data=body, headers={"Content-Type": "application/octet-stream"}, stream=True) as answer:
+    with open(path, "wb") as out:
+        for chunk in answer.iter_content(1 << 20):
+            out.write(chunk)

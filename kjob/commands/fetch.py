@@ -1,0 +1,39 @@
+"""kjob fetch: a finished job's response."""
+
+from __future__ import annotations
+
+import click
+
+from kjob.commands import WAIT_OPTIONS, KjobCommand, cluster_options, split_params, wait_options
+
+FORMATS = ("json", "jsonl", "csv", "table", "response")
+
+
+@click.command(cls=KjobCommand)
+@click.argument("ref")
+@click.option("--raw", is_flag=True, help="Write the response's bytes as the server sent them, undecoded.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="/execute/sql rows as json (default), jsonl, csv or table; `response`: the whole decoded response.")
+@click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all (exit 4).")
+@wait_options
+@cluster_options
+@click.pass_context
+def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, then_wait: bool, timeout,
+          **kwargs) -> None:
+    """Print a finished job's response, decoded to JSON (or --raw bytes)."""
+    from kjob.app import make_app, run_wait
+    from kjob.results import check_format
+    from kjob.results import fetch as fetch_result
+
+    check_format(raw, fmt)
+    waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
+    app = make_app(ctx, split_params(kwargs), timeout=timeout)
+    job_ref = app.refs([ref])[0]
+    if then_wait:
+        waiting["progress"] = "none" if waiting["progress"] == "auto" else waiting["progress"]
+        code = run_wait(app, [job_ref], waiting, timeout)
+        if code != 0:
+            ctx.exit(code)
+    fetch_result(app, job_ref, raw=raw, output=output, fmt=fmt)

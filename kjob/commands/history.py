@@ -1,0 +1,23 @@
+"""kjob history: the jobs kjob submitted from here."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from kjob.commands import output_options
+
+
+@click.command()
+@click.option("-n", "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="How many (newest last); 0: all.")
+@output_options
+def history(limit: int, as_json: bool, quiet: bool) -> None:
+    """List the jobs kjob submitted from here (id, tag, endpoint, cluster, time)."""
+    from kjob.config import state_folder
+    from kjob.history import History
+    from kjob.render import Renderer
+
+    render = Renderer(as_json=as_json, quiet=quiet)
+    entries = History(state_folder(os.environ)).entries()
+    render.history(entries[-limit:] if limit else entries)
