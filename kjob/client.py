@@ -41,6 +41,7 @@ FAILOVER_HTTP_STATUSES = {404, 500, 502, 503, 504}
 NOT_FOUND = re.compile(r"\bnot found\b", re.IGNORECASE)
 DUPLICATE_TAG = re.compile(r"already exists|duplicate", re.IGNORECASE)
 READ_CHUNK = 1 << 16
+SMALL_ANSWER = 1 << 20  # a /get/job answer up to this size is read whole; a larger one is streamed
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
 
@@ -173,6 +174,7 @@ class Client:
         self.tag_of = tag_of
         self.max_connections = max_connections
         self._session: requests.Session | None = None
+        self._proxies: dict[str, dict[str, str]] = {}
         self._discovered = not settings.discover
 
     # --- the session -------------------------------------------------------------------
@@ -186,6 +188,10 @@ class Client:
             )
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            # The environment is read once here, not on every request (trust_env costs two
+            # walks of os.environ and a .netrc look-up per call): proxies per cluster, and
+            # certificates from --ca-bundle (which also reads REQUESTS_CA_BUNDLE).
+            session.trust_env = False
             if self.settings.insecure:
                 import urllib3
 
@@ -195,6 +201,12 @@ class Client:
                 session.verify = self.settings.ca_bundle
             self._session = session
         return self._session
+
+    def _proxies_for(self, cluster: str) -> dict[str, str] | None:
+        """The proxies the environment names for a cluster, looked up once per cluster."""
+        if cluster not in self._proxies:
+            self._proxies[cluster] = requests.utils.get_environ_proxies(cluster)
+        return self._proxies[cluster] or None
 
     def close(self) -> None:
         if self._session is not None:
@@ -230,8 +242,10 @@ class Client:
             for name, value in headers.items():
                 self.trace(f">   {name}: {redact_header(name, value)}")
         try:
-            response = self.session.post(
-                cluster + endpoint, data=body, headers=headers, timeout=(min(10.0, timeout), timeout), stream=True
+            session = self.session
+            response = session.post(
+                cluster + endpoint, data=body, headers=headers, timeout=(min(10.0, timeout), timeout), stream=True,
+                proxies=self._proxies_for(cluster),
             )
         except requests.RequestException as exc:
             raise self._failed(cluster, exc) from None
@@ -316,11 +330,18 @@ class Client:
         so that a response of any size is never held whole (status and wait discard it)."""
         started = time.monotonic()
         response = self._send(cluster, "/get/job", body)
+        deadline = started + self.settings.http_timeout
         try:
             self._check_head(cluster, "/get/job", response.status_code, response.headers.get("Content-Type", ""))
-            source = avro.StreamSource(response.raw)
             try:
-                wrapped, answer = codec.read_get_job_stream(source, sink, deadline=started + self.settings.http_timeout)
+                length = int(response.headers.get("Content-Length", -1))
+                if 0 <= length <= SMALL_ANSWER:  # the usual look: read it whole, parse it in memory
+                    source = avro.Source(self._read_all(response, deadline))
+                else:
+                    source = avro.StreamSource(response.raw)
+                wrapped, answer = codec.read_get_job_stream(source, sink, deadline=deadline)
+                if source.remaining():
+                    raise ProtocolError(f"{source.remaining()} unexpected bytes after the gpudb_response")
             except ProtocolError as exc:
                 raise ClusterFailed(f"unreadable answer: {exc.message}") from None
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:

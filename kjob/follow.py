@@ -15,7 +15,8 @@ from typing import Protocol
 from kjob.errors import JobNotFound, KjobError, NoClusterReachable, NotFinished, ServerRefused
 from kjob.jobs import JobRef, JobState, error_for, exit_code_of
 
-FIRST_POLL = 0.2  # seconds before the second look at a job
+FIRST_POLL = 0.2  # seconds before the second look at a job (for up to CROWD jobs)
+CROWD = 20  # past this many jobs, the first pauses grow in proportion, so polls stay at about 100/s
 POLL_GROWTH = 1.5  # each later look waits this much longer, up to the interval
 UNREACHABLE_GRACE = 60.0  # seconds no cluster may answer before the wait gives up on a job
 MAX_WORKERS = 8  # concurrent polls, and so at most this many connections per cluster
@@ -77,6 +78,9 @@ def follow(
     unreachable_grace: float = UNREACHABLE_GRACE,
 ) -> list[Followed]:
     """Poll every job until each has ended, the deadline passes, or (fail_fast) one ends badly."""
+    first = min(interval, FIRST_POLL * max(1.0, len(jobs) / CROWD))
+    for job in jobs:
+        job.delay = first
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs)), thread_name_prefix="kjob-poll") as pool:
         while True:
             now = time.monotonic()

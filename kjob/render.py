@@ -15,6 +15,7 @@ import click
 
 from kjob.config import redact_url
 
+MAX_BARS = 20  # job bars on screen at once; the overall bar stands for the rest
 STATUS_COLOURS = {"RUNNING": "cyan", "DONE": "green", "ERROR": "red", "CANCELLED": "yellow"}
 
 
@@ -228,6 +229,10 @@ class WaitDisplay:
                 return Text("") if task.fields.get("ended") else super().render(task)
 
         console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+        # Many jobs: bars for as many running jobs as the screen holds, the rest behind the
+        # overall bar, and fewer redraws (each redraw renders every visible row).
+        self._rows = max(3, min(MAX_BARS, console.size.height - 8))
+        crowded = len(jobs) > self._rows
         self._progress = Progress(
             TextColumn("{task.fields[ref]}", style="bold"),
             TextColumn("{task.fields[endpoint]}", style="dim"),
@@ -238,13 +243,19 @@ class WaitDisplay:
             Remaining(),
             console=console,
             transient=False,
-            refresh_per_second=8,
+            refresh_per_second=1 if crowded else 8,
         )
-        self._progress.start()
-        for job in jobs:
-            self._tasks[id(job)] = self._progress.add_task("", total=100, ref=str(job.ref), endpoint="", state="[dim]waiting[/]", ended=False)
+        for index, job in enumerate(jobs):  # before start(): on a live display each add_task redraws
+            self._tasks[id(job)] = self._progress.add_task(
+                "", total=100, ref=str(job.ref), endpoint="", state="[dim]waiting[/]", ended=False, visible=index < self._rows
+            )
+        self._hidden = list(jobs[self._rows :])
+        self._ended: set[int] = set()
         if len(jobs) > 1:
             self._overall = self._progress.add_task("", total=100 * len(jobs), ref=f"all {len(jobs)} jobs", endpoint="", state="", ended=False)
+            self._shares: dict[int, int] = {}  # each job's part of the overall bar
+            self._overall_done = 0
+        self._progress.start()
 
     def _draw(self, job) -> None:
         if self._progress is None:
@@ -258,9 +269,15 @@ class WaitDisplay:
                               state=f"[{colour}]{status}[/]", ended=job.finished)
         if job.finished:
             self._progress.stop_task(task)
+            self._ended.add(id(job))
+            self._hidden = [hidden for hidden in self._hidden if not hidden.finished]
+            if self._hidden and job.exit_code == 0:  # make room for a running job still hidden
+                self._progress.update(task, visible=False)
+                self._progress.update(self._tasks[id(self._hidden.pop(0))], visible=True)
         if self._overall is not None:
-            total = sum(100 if j.finished else (j.state.progress if j.state else 0) for j in self._jobs)
-            self._progress.update(self._overall, completed=total)
+            self._overall_done += completed - self._shares.get(id(job), 0)
+            self._shares[id(job)] = completed
+            self._progress.update(self._overall, completed=self._overall_done, state=f"[dim]{len(self._ended)} ended[/]")
 
     def stop(self, jobs, timed_out: bool) -> None:
         """End the display: stop the bars, then a summary (table, line or nothing)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache, cached_property, lru_cache
 from typing import Any
 
@@ -40,29 +42,41 @@ class RecordSchema:
         """Each field's name and reader, in order, for reading a record field by field from a stream."""
         return [(field["name"], avro.compile_reader(field["type"])) for field in self.schema["fields"]]
 
+    @cached_property
+    def field_writers(self) -> list[tuple[str, avro.Writer]]:
+        return [(field["name"], avro.compile_writer(field["type"])) for field in self.schema["fields"]]
+
     def frame(self, record: dict, field: str, size: int) -> tuple[bytes, bytes]:
         """The Avro binary of `record` around its bytes field `field` of `size` bytes, as
         (everything up to the field's content, everything after it): a large value can then
-        be streamed between the two without being copied into one body."""
-        names = self.field_names
-        index = names.index(field)
-        before = {**record, field: b""}
-        encoded = self.encode(before)
-        # The empty field is one byte (length 0); re-encode the fields after it to find where it sits.
-        after = RecordSchema({"type": "record", "name": self.name, "fields": self.schema["fields"][index + 1 :]})
-        suffix = after.encode({name: record[name] for name in names[index + 1 :]})
-        prefix = encoded[: len(encoded) - len(suffix) - 1] + avro.encode_long(size)
-        return prefix, suffix
+        be streamed between the two without being copied into one body. Each field is
+        encoded once."""
+        prefix, suffix = bytearray(), bytearray()
+        out = prefix
+        with self._encoding():
+            for name, write in self.field_writers:
+                if name == field:
+                    prefix += avro.encode_long(size)
+                    out = suffix
+                else:
+                    write(record[name], out)
+        return bytes(prefix), bytes(suffix)
 
-    def encode(self, record: dict) -> bytes:
-        """Avro binary of `record`; a missing field or a value of the wrong type is a ProtocolError."""
-        out = bytearray()
+    @contextmanager
+    def _encoding(self) -> Iterator[None]:
+        """A value that does not fit the schema becomes a ProtocolError naming the record."""
         try:
-            self._writer(record, out)
+            yield
         except KeyError as exc:
             raise ProtocolError(f"{self.name}: field {exc.args[0]!r} is missing") from exc
         except (TypeError, ValueError, AttributeError, UnicodeEncodeError, struct.error) as exc:
             raise ProtocolError(f"{self.name}: cannot encode: {exc}") from exc
+
+    def encode(self, record: dict) -> bytes:
+        """Avro binary of `record`; a missing field or a value of the wrong type is a ProtocolError."""
+        out = bytearray()
+        with self._encoding():
+            self._writer(record, out)
         return bytes(out)
 
     def decode(self, data: bytes | bytearray | memoryview) -> dict:
