@@ -47,8 +47,14 @@ class Run:
         self.wall, self.cpu, self.peak_mb, self.code, self.stdout = wall, cpu, peak_mb, code, stdout
 
 
-def run(command: list[str], *, stdin: bytes | None = None, env: dict | None = None, check: bool = True) -> Run:
-    """One whole process: wall time, CPU (user + sys) and peak RSS, as the kernel counted them."""
+def run(command: list[str], *, stdin: bytes | None = None, env: dict | None = None, check: bool = True,
+        settle: bool = False) -> Run:
+    """One whole process: wall time, CPU (user + sys) and peak RSS, as the kernel counted them.
+
+    `settle` first writes every dirty page to disk (os.sync), so that a run does not pay for
+    the write-back of the run before it."""
+    if settle:
+        os.sync()
     started = time.monotonic()
     process = subprocess.Popen(command, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env or ENV, cwd=ROOT)
@@ -209,7 +215,7 @@ def measure_upload(emulator: Emulator) -> None:
     bare = [PYTHON, str(BASELINES / "upload.py"), emulator.url, str(path)]
     run(kjob), run(bare)
     before = emulator.cpu()
-    first, second = pair(kjob, bare, runs=3, warm_up=False)
+    first, second = pair(kjob, bare, runs=3, warm_up=False, settle=True)
     share = _share(emulator.cpu() - before, first + second)
     peak = min(r.peak_mb for r in first) - idle
     row(f"kjob submit --avro ({SIZE_MB} MiB): peak RSS above idle kjob ({idle:.0f} MiB)",
@@ -235,7 +241,7 @@ def measure_download(emulator: Emulator) -> None:
     bare = [PYTHON, str(BASELINES / "download.py"), emulator.url, tag, str(out) + ".bare"]
     run(kjob), run(bare)
     before = emulator.cpu()
-    first, second = pair(kjob, bare, runs=3, warm_up=False)
+    first, second = pair(kjob, bare, runs=3, warm_up=False, settle=True)
     share = _share(emulator.cpu() - before, first + second)
     peak = min(r.peak_mb for r in first) - idle
     row(f"kjob fetch --raw -o ({SIZE_MB} MiB): peak RSS above idle kjob ({idle:.0f} MiB)", f"{peak:.1f} MiB",
@@ -245,6 +251,11 @@ def measure_download(emulator: Emulator) -> None:
         f"{size / statistics.median([r.wall for r in first]) / MB:.0f} MiB/s",
         f"{size / statistics.median([r.wall for r in second]) / MB:.0f} MiB/s",
         f"ratio med {median:.2f}; {verdict(median, 0.5, lower_is_better=False)}; emulator share of CPU {share:.0%}")
+    synced = [run([*bare, "fsync"], settle=True) for _ in range(3)]
+    row(f"kjob fetch --raw -o ({SIZE_MB} MiB): throughput vs the same download with fsync (kjob syncs before renaming)",
+        f"{size / statistics.median([r.wall for r in first]) / MB:.0f} MiB/s",
+        f"{size / statistics.median([r.wall for r in synced]) / MB:.0f} MiB/s",
+        f"ratio med {statistics.median([r.wall for r in synced]) / statistics.median([r.wall for r in first]):.2f}")
     decoded = run([*KJOB, "fetch", tag, "-o", str(out) + ".json", "--url", emulator.url])
     row(f"kjob fetch -o, decoded ({SIZE_MB} MiB response): peak RSS / response size",
         f"{decoded.peak_mb:.0f} MiB in {decoded.wall:.1f} s", f"response {SIZE_MB} MiB",

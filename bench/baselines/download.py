@@ -1,5 +1,10 @@
-"""Baseline: a bare requests streaming download of a job's /get/job answer to a file."""
+"""Baseline: a bare requests streaming download of a job's /get/job answer to a file.
 
+With a fourth argument `fsync`, the file is flushed to disk at the end, as kjob does before it
+renames a fetched file into place.
+"""
+
+import os
 import sys
 
 import requests
@@ -11,3 +16,6 @@ with requests.post(url + "/get/job", data=body, headers={"Content-Type": "applic
     with open(path, "wb") as out:
         for chunk in answer.iter_content(1 << 20):
             out.write(chunk)
+        if sys.argv[4:] == ["fsync"]:
+            out.flush()
+            os.fsync(out.fileno())
