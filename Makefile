@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench completions clean
+.PHONY: install test demo bench readme completions clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ demo: install
 	$(BIN)/kjob wait --progress rich --interval 0.5 "$$tag"; \
 	echo "== kjob fetch $$tag --format table"; \
 	$(BIN)/kjob fetch "$$tag" --format table
+
+# The README's fault table, from the cases the tests run.
+readme: install
+	cd tests && ../$(BIN)/python fault_cases.py --write ../README.md
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -144,6 +144,9 @@ def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: flo
         display.stop(jobs, timed_out=False)
         running = [job for job in jobs if not job.finished]
         raise Interrupted(stop_following(app, running, options["cancel_on_interrupt"])) from None
+    except BaseException:
+        display.abort()  # give the terminal back (cursor, line) before the error is shown
+        raise
     stopped_early = options["fail_fast"] and any(job.finished and job.exit_code != 0 for job in jobs)
     display.stop(jobs, timed_out=any(not job.finished for job in jobs) and not stopped_early)
     return worst([job.exit_code for job in jobs])

@@ -58,6 +58,15 @@ class KjobGroup(click.Group):
         command.short_help = COMMANDS[name]
         return command
 
+    def invoke(self, ctx: click.Context):
+        # click itself turns a broken pipe into a silent exit 1, which here means "the job
+        # ended in ERROR"; the reader going away is 141 (128 + SIGPIPE), as for other tools.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise click.exceptions.Exit(141) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl(list(COMMANDS.items()))
@@ -84,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="kjob", standalone_mode=False)
+        sys.stdout.flush()  # here, so that a reader gone away is a BrokenPipeError we catch
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -93,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("kjob: interrupted", err=True)
         sys.exit(Interrupted.exit_code)
     except BrokenPipeError:
-        _quiet_broken_pipe()
+        _silence_stdout()
+        sys.exit(141)
     except Exception as exc:  # a bug: one line, and the traceback only on request
         if os.environ.get("KJOB_DEBUG"):
             raise
@@ -102,10 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _quiet_broken_pipe() -> None:
-    """The reader went away (`kjob ... | head -1`): stop without a traceback."""
+def _silence_stdout() -> None:
+    """The reader went away (`kjob ... | head -1`): what is left for stdout goes nowhere,
+    so that the flush at exit cannot fail again with a traceback."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(141)
 
 

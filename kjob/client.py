@@ -237,10 +237,9 @@ class Client:
         timeout = self.settings.http_timeout
         if isinstance(body, StreamedBody):
             body.rewind()
-        if self.trace:
-            self.trace(f"> POST {cluster}{endpoint} ({encoding}, {len(body)} bytes)")
-            for name, value in headers.items():
-                self.trace(f">   {name}: {redact_header(name, value)}")
+        if self.trace:  # one call, so that polls on several threads do not interleave their lines
+            self.trace("\n".join([f"> POST {cluster}{endpoint} ({encoding}, {len(body)} bytes)",
+                                  *(f">   {name}: {redact_header(name, value)}" for name, value in headers.items())]))
         try:
             session = self.session
             response = session.post(

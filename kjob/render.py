@@ -279,6 +279,12 @@ class WaitDisplay:
             self._shares[id(job)] = completed
             self._progress.update(self._overall, completed=self._overall_done, state=f"[dim]{len(self._ended)} ended[/]")
 
+    def abort(self) -> None:
+        """Stop the bars where they are, without a summary (an error ends the wait)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
     def stop(self, jobs, timed_out: bool) -> None:
         """End the display: stop the bars, then a summary (table, line or nothing)."""
         if self._progress is not None:

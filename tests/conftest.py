@@ -19,7 +19,6 @@ os.environ["KJOB_DEBUG"] = "1"
 for name in list(os.environ):
     if name.startswith(("KJOB_", "KI_")) and name != "KJOB_DEBUG":
         del os.environ[name]
-os.environ["KJOB_CONFIG"] = os.devnull + ".kjob-tests-no-config"
 os.environ.pop("NO_COLOR", None)
 
 

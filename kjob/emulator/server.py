@@ -95,6 +95,11 @@ class _Listener(ThreadingHTTPServer):
             self.open_connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away, or a fault that cut the line: quiet unless --verbose."""
+        if self.cluster.verbose:
+            super().handle_error(request, client_address)
+
     def cut_connections(self) -> None:
         with self.connections_lock:
             for connection in list(self.open_connections):
@@ -313,6 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = codec.CONTENT_TYPES[codec.response_encoding(encoding)]
         if mode == "truncate":
             body = body[: len(body) // 2]
+        if mode == "cut":
+            self.close_connection = True
+            return self._send(status, body, content_type, length=len(body), cut=len(body) // 2)
         self._send(status, body, content_type, trickle=mode == "trickle")
 
     def _send_unauthorized(self) -> None:
@@ -321,16 +329,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, value: dict) -> None:
         self._send(status, (json.dumps(value) + "\n").encode(), "application/json")
 
-    def _send(self, status: int, body: bytes, content_type: str, *, trickle: bool = False, extra: dict | None = None) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, *, trickle: bool = False, extra: dict | None = None,
+              length: int | None = None, cut: int | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         started = getattr(self, "_started", None)
         if started is not None:
             self.send_header("x-request-time-secs", f"{time.monotonic() - started:.6f}")
         for name, value in (extra or {}).items():
             self.send_header(name, value)
         self.end_headers()
+        if cut is not None:
+            self.wfile.write(body[:cut])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if not trickle:
             self.wfile.write(body)
             return

@@ -1,0 +1,186 @@
+"""Bad input and broken servers: one line, the documented exit code, nothing lost, no secret shown."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import fault_cases
+from conftest import run_kjob
+
+ALTER = json.dumps(fault_cases.ALTER)
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    """Every case run once (each on an emulator of its own): the table and each outcome."""
+    text, results = fault_cases.compute()
+    return text, {case.what: (code, said, seconds) for case, code, said, seconds in results}
+
+
+@pytest.mark.parametrize("case", fault_cases.CASES, ids=[case.what for case in fault_cases.CASES])
+def test_each_bad_input_and_fault(outcomes, case):
+    code, said, seconds = outcomes[1][case.what]
+    assert code == case.exit_code, said
+    assert case.says in said
+    if code:
+        assert said.startswith("kjob: ") and "Traceback" not in said
+    assert seconds < 15  # bounded by the timeouts, never a hang
+
+
+def test_the_readme_table_is_what_the_cases_give(outcomes):
+    with open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8") as handle:
+        shown = fault_cases.readme_section(handle.read())
+    assert shown == outcomes[0], "README's fault table is stale: run `make readme`"
+
+
+def done_job(emulator, *extra_options: str, size: int = 0) -> str:
+    options = {"emulator_duration": "0", "emulator_response_bytes": str(size)}
+    payload = {**fault_cases.ALTER, "options": options}
+    result = run_kjob(["submit", "/alter/table", "-q", "--url", emulator.url, "--data", json.dumps(payload), *extra_options])
+    assert result.returncode == 0, result.stderr
+    return result.stdout.decode().strip()
+
+
+def old_file(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "result.json"
+    target.write_text("yesterday\n")
+    return target
+
+
+def assert_kept(target) -> None:
+    assert target.read_text() == "yesterday\n"
+    assert os.listdir(target.parent) == [target.name]
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_fetch_to_a_full_disk_keeps_the_old_file(emulator, tmp_path):
+    tag = done_job(emulator, size=100_000)
+    target = old_file(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "kjob", "fetch", tag, "-o", str(target), "--url", emulator.url],
+                            capture_output=True, preexec_fn=_limit_file_size, timeout=60)
+    assert result.returncode == 2
+    assert b"File too large" in result.stderr and b"nothing was changed" in result.stderr
+    assert b"Traceback" not in result.stderr
+    assert_kept(target)
+
+
+def test_fetch_with_the_connection_cut_halfway_keeps_the_old_file(emulator, tmp_path):
+    tag = done_job(emulator, size=100_000)
+    target = old_file(tmp_path)
+    emulator.primary.faults.add("cut@/get/job")
+    result = run_kjob(["fetch", tag, "--raw", "-o", str(target), "--url", emulator.url, "--http-timeout", "5"])
+    assert result.returncode == 7 and b"cut off" in result.stderr
+    assert_kept(target)
+
+
+def test_ctrl_c_during_fetch_keeps_the_old_file(emulator, tmp_path):
+    tag = done_job(emulator, size=20_000)
+    target = old_file(tmp_path)
+    emulator.primary.faults.add("trickle@/get/job")  # 5 ms a byte: about 100 s for this answer
+    process = subprocess.Popen([sys.executable, "-m", "kjob", "fetch", tag, "--raw", "-o", str(target), "--url",
+                                emulator.url, "--http-timeout", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not any(name.endswith(".kjob-partial") for name in os.listdir(target.parent)):
+        assert time.monotonic() < deadline, "the fetch never started writing"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130 and b"Traceback" not in stderr
+    assert_kept(target)
+
+
+def test_a_closed_pipe_ends_status_quietly(emulator):
+    tag = done_job(emulator)
+    process = subprocess.Popen(f"{sys.executable} -m kjob status {tag} {tag} --url {emulator.url} | head -c1",
+                               shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = process.communicate(timeout=30)
+    assert stdout == b"j" and stderr == b""
+
+
+def test_a_closed_pipe_ends_wait_json_quietly(emulator):
+    tags = [done_job(emulator) for _ in range(3)]
+    command = [sys.executable, "-m", "kjob", "wait", *tags, "--url", emulator.url, "--json", "--progress", "none"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
+    stderr = process.stderr.read()
+    process.wait(timeout=30)
+    assert json.loads(first)["job_status"] == "DONE"
+    assert b"Traceback" not in stderr and b"Exception ignored" not in stderr
+    assert process.returncode in (0, 141), stderr  # 0 when all lines fit in the pipe before it closed
+
+
+def test_stdin_a_terminal_with_no_payload_is_exit_2(emulator):
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "kjob", "submit", "/alter/table", "--url", emulator.url],
+                               stdin=secondary, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(secondary)
+    _, stderr = process.communicate(timeout=30)
+    os.close(primary)
+    assert process.returncode == 2
+    assert b"no payload: give --data JSON, --file PATH, or pipe it to stdin" in stderr
+    assert emulator.job_count() == 0
+
+
+def test_retries_are_bounded_in_time(emulator):
+    emulator.primary.faults.add("http-503")
+    started = time.monotonic()
+    result = run_kjob(["status", "x-tag", "--url", emulator.url])
+    assert result.returncode == 7 and time.monotonic() - started < 10
+    assert result.stderr.count(b"trying again") == 2  # three rounds in all
+
+
+def test_a_config_file_holding_a_secret_readable_by_others_warns(emulator, tmp_path):
+    config = tmp_path / "kjob.toml"
+    config.write_text(f'default_profile = "p"\n[profiles.p]\nurl = "{emulator.url}"\nuser = "u"\npassword = "pw-in-file"\n')
+    config.chmod(0o644)
+    result = run_kjob(["status", "nope", "--url", emulator.url], env={"KJOB_CONFIG": str(config)})
+    assert b"holds a secret and is readable by others: chmod 600" in result.stderr
+    assert b"pw-in-file" not in result.stderr
+    config.chmod(0o600)
+    assert b"readable by others" not in run_kjob(["status", "nope"], env={"KJOB_CONFIG": str(config)}).stderr
+
+
+SECRET_PASSWORD, SECRET_TOKEN = "s3cret-pw", "tok-123-secret"
+
+
+def test_no_secret_in_any_output_of_any_command(secured, tmp_path):
+    """A password and a token set; every command, succeeding and failing, verbose; neither is ever shown."""
+    env = {"KJOB_USER": "alice", "KJOB_PASSWORD": SECRET_PASSWORD, "KJOB_TOKEN": SECRET_TOKEN}
+    url = secured.url
+    bad_url = f"http://alice:{SECRET_PASSWORD}@127.0.0.1:9"
+    created = run_kjob(["submit", "/alter/table", "-q", "--url", url, "--data", ALTER, "-v"], env=env)
+    tag = created.stdout.decode().strip()
+    runs = [
+        created,
+        run_kjob(["status", tag, "-v", "--url", url], env=env),
+        run_kjob(["wait", tag, "-v", "--url", url, "--json"], env=env),
+        run_kjob(["fetch", tag, "-v", "--url", url], env=env),
+        run_kjob(["fetch", tag, "-v", "--raw", "-o", str(tmp_path / "raw.bin"), "--url", url], env=env),
+        run_kjob(["history", "--json"], env=env),
+        run_kjob(["status", tag, "-v", "--url", bad_url, "--http-timeout", "1"], env=env),
+        run_kjob(["submit", "/alter/table", "-v", "--url", bad_url, "--data", ALTER, "--http-timeout", "1"], env=env),
+        run_kjob(["status", tag, "-v", "--url", url], env={**env, "KJOB_TOKEN": "wrong-" + SECRET_TOKEN[:3]}),
+        run_kjob(["submit", "/alter/table", "-v", "--url", url, "--data", "{bad"], env=env),
+    ]
+    for result in runs:
+        output = result.stdout + result.stderr
+        assert SECRET_PASSWORD.encode() not in output and SECRET_TOKEN.encode() not in output, output[-400:]
+        assert b"Traceback" not in output
+    assert b"Authorization: Bearer <redacted>" in runs[1].stderr
+    assert b"alice:***@127.0.0.1:9" in runs[6].stderr or b"127.0.0.1:9" in runs[6].stderr
