@@ -37,6 +37,8 @@ class Source:
 
     def read(self, size: int) -> bytes:
         end = self.pos + size
+        if size < 0:
+            raise Truncated(f"a negative length {size} at offset {self.pos}")
         if end > len(self.view):
             raise Truncated(f"needed {size} bytes at offset {self.pos}, only {len(self.view) - self.pos} left")
         chunk = self.view[self.pos : end].tobytes()
@@ -46,6 +48,8 @@ class Source:
     def read_text(self, size: int) -> str:
         """`size` bytes of UTF-8, decoded straight from memory (no intermediate copy)."""
         end = self.pos + size
+        if size < 0:
+            raise Truncated(f"a negative length {size} at offset {self.pos}")
         if end > len(self.view):
             raise Truncated(f"needed {size} bytes at offset {self.pos}, only {len(self.view) - self.pos} left")
         text = str(self.view[self.pos : end], "utf-8")
@@ -75,6 +79,8 @@ class StreamSource(Source):
         self.pos = 0
 
     def read(self, size: int) -> bytes:
+        if size < 0:
+            raise Truncated(f"a negative length {size} at offset {self.pos}")
         chunk = self.stream.read(size)
         if len(chunk) < size:
             chunks, got = [chunk], len(chunk)
