@@ -41,6 +41,10 @@ demo: install
 readme: install
 	cd tests && ../$(BIN)/python fault_cases.py --write ../README.md
 
+# Shell completion scripts, from the click command tree (a test fails when they are stale).
+completions: install
+	for shell in bash zsh fish; do $(BIN)/kjob completion $$shell > completions/kjob.$$shell; done
+
 bench: install
 	$(BIN)/python bench/run.py
 

@@ -125,6 +125,40 @@ def look(app: App, ref: JobRef) -> int:
     return exit_code_of(state)
 
 
+def cancel(app: App, ref: JobRef) -> int:
+    """Cancel one job, idempotently: a job that has already ended is reported so, exit 0."""
+    client = app.client()
+    try:
+        before = client.get_job(ref)
+    except JobNotFound as exc:
+        app.render.message(f"kjob: {exc.message}", always=True)
+        return exc.exit_code
+    ref = ref.with_tag(before.tag)
+    server_status = ""
+    if not before.finished:
+        server_status, _ = client.cancel_job(ref)
+    after = client.get_job(ref) if not before.finished else before
+    app.render.cancelled(after, already_ended=before.finished, server_status=server_status)
+    if after.job_status == "RUNNING":
+        return NotFinished.exit_code
+    return 0
+
+
+def list_jobs(app: App, include_finished: bool) -> None:
+    """The jobs the cluster knows (/admin/show/jobs), one row each."""
+    answer, cluster = app.client().list_jobs(include_finished)
+    tags = answer["info"].get("job_tag", "").split(",")
+    if len(tags) != len(answer["job_id"]):  # a server that does not give one tag per job
+        tags = [""] * len(answer["job_id"])
+    rows = [
+        {"job_id": job_id, "job_status": status, "endpoint": endpoint, "job_tag": tag or None,
+         "time_received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(received / 1000)), "user": user, "cluster": cluster}
+        for job_id, status, endpoint, received, user, tag in zip(
+            answer["job_id"], answer["status"], answer["endpoint_name"], answer["time_received"], answer["auth_id"], tags)
+    ]
+    app.render.job_list(rows)
+
+
 def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: float | None) -> int:
     """Follow jobs to their end with the display the options ask for; the exit code of the outcome."""
     from kjob.follow import Followed, follow

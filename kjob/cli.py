@@ -23,7 +23,10 @@ COMMANDS = {
     "status": "look once at each job (by id or tag): endpoint, status, progress",
     "wait": "follow jobs until every one has ended; exit with the worst outcome",
     "fetch": "print a finished job's response, decoded to JSON (or --raw bytes)",
+    "cancel": "cancel jobs (by id or tag); a job that has already ended is reported so",
+    "list": "list the jobs the cluster knows (/admin/show/jobs)",
     "history": "list the jobs kjob submitted from here",
+    "completion": "print the shell completion script for bash, zsh or fish",
 }
 
 ENVIRONMENT = {
@@ -54,7 +57,8 @@ class KjobGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        command = getattr(importlib.import_module(f"kjob.commands.{name}"), name)
+        module = importlib.import_module(f"kjob.commands.{name}")
+        command = getattr(module, name, None) or module.list_command  # `list` shadows a builtin
         command.short_help = COMMANDS[name]
         return command
 

@@ -23,7 +23,13 @@ import urllib3
 
 from kjob import __version__
 from kjob.config import Settings
-from kjob.errors import CredentialsRefused, JobNotFound, NoClusterReachable, ProtocolError, ServerRefused
+from kjob.errors import (
+    CredentialsRefused,
+    JobNotFound,
+    NoClusterReachable,
+    ProtocolError,
+    ServerRefused,
+)
 from kjob.jobs import JobRef, JobState
 from kjob.protocol import avro, codec, schemas
 
@@ -475,6 +481,10 @@ class Client:
             return answer["status"][0] if answer["status"] else ""
 
         return self.across_ring("/admin/alter/jobs", attempt)
+
+    def list_jobs(self, include_finished: bool) -> tuple[dict, str]:
+        """/admin/show/jobs on the current cluster: (its column-oriented answer, the cluster)."""
+        return self.call("/admin/show/jobs", {"options": {"show_async_jobs": "true" if include_finished else "false"}})
 
     @staticmethod
     def _state(ref: JobRef, cluster: str, answer: dict, record: dict) -> JobState:

@@ -12,7 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kjob.errors import JobNotFound, KjobError, NoClusterReachable, NotFinished, ServerRefused
+from kjob.errors import (
+    JobNotFound,
+    KjobError,
+    NoClusterReachable,
+    NotFinished,
+    ServerRefused,
+)
 from kjob.jobs import JobRef, JobState, error_for, exit_code_of
 
 FIRST_POLL = 0.2  # seconds before the second look at a job (for up to CROWD jobs)

@@ -102,6 +102,39 @@ class Renderer:
                 self.data(f"{entry['submitted_at']}  {entry['job_id']:>8}  {entry['job_tag']}  {entry['endpoint']}  "
                           f"{redact_url(entry['cluster'])}")
 
+    def cancelled(self, state, *, already_ended: bool, server_status: str) -> None:
+        """What `cancel` did to one job."""
+        if self.as_json:
+            record = {**state.as_json(), "cancelled": state.job_status == "CANCELLED" and not already_ended,
+                      "already_ended": already_ended, "server_status": server_status}
+            return self.json_line(record)
+        if self.quiet:
+            return self.data(state.job_status)
+        name = f"job {state.job_id if state.job_id is not None else '?'} (tag {state.tag or '-'})"
+        if already_ended:
+            return self.data(f"{name}: already {self._status_word(state.job_status)}, nothing to cancel")
+        if state.job_status == "CANCELLED":
+            return self.data(f"{name}: {self._status_word('CANCELLED')}")
+        return self.data(f"{name}: still {self._status_word(state.job_status)} after the cancel ({server_status or 'no status'})")
+
+    def job_list(self, rows: list[dict]) -> None:
+        """`kjob list`: one job a line (or a JSON object)."""
+        if self.as_json:
+            for row in rows:
+                self.json_line(row)
+            return
+        if self.quiet:
+            for row in rows:
+                self.data(str(row["job_tag"] or row["job_id"]))
+            return
+        if not rows:
+            return self.message("kjob: no jobs")
+        id_width, status_width, endpoint_width = (max(len(str(row[key])) for row in rows) for key in ("job_id", "job_status", "endpoint"))
+        for row in rows:
+            status = self._status_word(row["job_status"]) + " " * (status_width - len(row["job_status"]))
+            self.data(f"{row['job_id']:>{id_width}}  {status}  {row['endpoint']:<{endpoint_width}}  {row['time_received']}"
+                      f"  {row['user'] or '-'}  {row['job_tag'] or '-'}")
+
     def state(self, state) -> None:
         """One look at a job (`status`)."""
         if self.as_json:

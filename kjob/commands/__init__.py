@@ -106,3 +106,23 @@ WAIT_OPTIONS = ("interval", "progress", "log_every", "not_found_grace", "fail_fa
 
 def split_params(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs.pop(name) for name in CLUSTER_OPTIONS}
+
+
+def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Tab completion of a REF: the jobs kjob submitted from here, newest first, and @last."""
+    from click.shell_completion import CompletionItem
+
+    from kjob.config import state_folder
+    from kjob.history import History
+
+    try:
+        entries = History(state_folder(os.environ)).entries()
+    except click.ClickException:
+        return []
+    items = [CompletionItem("@last", help="the newest job kjob submitted")] if "@last".startswith(incomplete) else []
+    for entry in reversed(entries[-50:]):
+        for text in (entry["job_tag"], str(entry["job_id"])):
+            if text.startswith(incomplete):
+                items.append(CompletionItem(text, help=f"{entry['endpoint']} {entry['submitted_at']}"))
+                break
+    return items

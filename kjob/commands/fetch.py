@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import click
 
-from kjob.commands import WAIT_OPTIONS, KjobCommand, cluster_options, split_params, wait_options
+from kjob.commands import (
+    WAIT_OPTIONS,
+    KjobCommand,
+    cluster_options,
+    complete_refs,
+    split_params,
+    wait_options,
+)
 
 FORMATS = ("json", "jsonl", "csv", "table", "response")
 
 
 @click.command(cls=KjobCommand)
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--raw", is_flag=True, help="Write the response's bytes as the server sent them, undecoded.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,

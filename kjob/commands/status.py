@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import click
 
-from kjob.commands import KjobCommand, cluster_options, output_options, split_params
+from kjob.commands import (
+    KjobCommand,
+    cluster_options,
+    complete_refs,
+    output_options,
+    split_params,
+)
 
 
 @click.command(cls=KjobCommand)
-@click.argument("refs", nargs=-1, required=True, metavar="REF...")
+@click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_refs)
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all.")
 @output_options
 @cluster_options

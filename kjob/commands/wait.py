@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import click
 
-from kjob.commands import WAIT_OPTIONS, KjobCommand, cluster_options, output_options, split_params, wait_options
+from kjob.commands import (
+    WAIT_OPTIONS,
+    KjobCommand,
+    cluster_options,
+    complete_refs,
+    output_options,
+    split_params,
+    wait_options,
+)
 
 
 @click.command(cls=KjobCommand)
-@click.argument("refs", nargs=-1, required=True, metavar="REF...")
+@click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_refs)
 @click.option("--timeout", type=click.FloatRange(min=0), help="One deadline for the whole wait; 0 looks once (exit 4).")
 @wait_options
 @output_options

@@ -1,0 +1,29 @@
+"""kjob cancel: stop jobs through /admin/alter/jobs."""
+
+from __future__ import annotations
+
+import click
+
+from kjob.commands import (
+    KjobCommand,
+    cluster_options,
+    complete_refs,
+    output_options,
+    split_params,
+)
+
+
+@click.command(cls=KjobCommand)
+@click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_refs)
+@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all.")
+@output_options
+@cluster_options
+@click.pass_context
+def cancel(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, **kwargs) -> None:
+    """Cancel each job (by id or tag); a job that has already ended is reported so, exit 0."""
+    from kjob.app import cancel as cancel_one
+    from kjob.app import make_app
+    from kjob.jobs import worst
+
+    app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
+    ctx.exit(worst([cancel_one(app, ref) for ref in app.refs(refs)]))

@@ -1,0 +1,112 @@
+"""The everyday commands: cancel, list, completion, --version and the help text."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run_cli, run_kjob
+
+ALTER = {"table_name": "t", "action": "refresh", "value": ""}
+
+
+def start(url: str, duration: float, *extra: str) -> str:
+    payload = {**ALTER, "options": {"emulator_duration": str(duration)}}
+    result = run_cli(["submit", "/alter/table", "-q", "--url", url, "--data", json.dumps(payload), *extra])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_cancel_by_tag_and_by_id(emulator):
+    by_tag, by_id = start(emulator.url, 30), start(emulator.url, 30)
+    job_id = json.loads(run_cli(["status", by_id, "--url", emulator.url, "--json"]).stdout)["job_id"]
+    result = run_cli(["cancel", by_tag, str(job_id), "--url", emulator.url, "--json"])
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["job_status"], r["cancelled"], r["already_ended"]) for r in records] == [("CANCELLED", True, False)] * 2
+    assert all(emulator.ring.jobs[tag].state(time.monotonic())[0] == "CANCELLED" for tag in (by_tag, by_id))
+
+
+def test_cancel_is_idempotent_and_reports_jobs_that_ended(emulator):
+    done = start(emulator.url, 0)
+    running = start(emulator.url, 30)
+    assert run_cli(["cancel", running, "--url", emulator.url]).exit_code == 0
+    again = run_cli(["cancel", running, done, "--url", emulator.url])
+    assert again.exit_code == 0
+    assert "already CANCELLED, nothing to cancel" in again.stdout and "already DONE, nothing to cancel" in again.stdout
+    assert emulator.ring.jobs[done].state(time.monotonic())[0] == "DONE"
+
+
+def test_cancel_of_a_job_that_does_not_exist_is_exit_5(emulator):
+    result = run_cli(["cancel", "no-such-job", "--url", emulator.url])
+    assert result.exit_code == 5 and "not found" in result.stderr
+
+
+def test_cancel_at_last_on_the_backup(ring):
+    tag = start(ring.primary.url, 30, "--url", ring.backup.url)
+    ring.primary.stop()
+    result = run_cli(["cancel", "@last", "--url", ring.primary.url, "--url", ring.backup.url, "--json"])
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["job_tag"] == tag and record["cluster"] == ring.backup.url and record["cancelled"]
+
+
+def test_list_running_and_all(emulator):
+    running, done = start(emulator.url, 30), start(emulator.url, 0)
+    now = run_cli(["list", "--url", emulator.url, "--json"])
+    assert now.exit_code == 0
+    assert [json.loads(line)["job_tag"] for line in now.stdout.splitlines()] == [running]
+    everything = [json.loads(line) for line in run_cli(["list", "--all", "--url", emulator.url, "--json"]).stdout.splitlines()]
+    assert {row["job_tag"]: row["job_status"] for row in everything} == {running: "RUNNING", done: "DONE"}
+    assert set(everything[0]) == {"job_id", "job_status", "endpoint", "job_tag", "time_received", "user", "cluster"}
+    human = run_cli(["list", "--all", "--url", emulator.url])
+    assert running in human.stdout and "RUNNING" in human.stdout and "/alter/table" in human.stdout
+
+
+def test_list_of_an_empty_cluster(emulator):
+    result = run_cli(["list", "--url", emulator.url])
+    assert result.exit_code == 0 and result.stdout == "" and "no jobs" in result.stderr
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_are_current(shell):
+    """completions/ holds what `kjob completion SHELL` prints; `make completions` renews them."""
+    printed = run_kjob(["completion", shell]).stdout.decode()
+    with open(os.path.join(os.path.dirname(__file__), "..", "completions", f"kjob.{shell}"), encoding="utf-8") as handle:
+        assert handle.read() == printed, f"completions/kjob.{shell} is stale: run `make completions`"
+    assert "_KJOB_COMPLETE" in printed
+
+
+def complete(words: str, cword: int, env: dict[str, str] | None = None) -> list[str]:
+    environment = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(cword), "_KJOB_COMPLETE": "bash_complete", **(env or {})}
+    result = subprocess.run([sys.executable, "-m", "kjob"], capture_output=True, env=environment, timeout=30)
+    return [line.split(",", 1)[1] for line in result.stdout.decode().splitlines()]
+
+
+def test_completion_of_commands_options_and_refs(emulator):
+    tag = start(emulator.url, 0)
+    assert complete("kjob st", 1) == ["status"]
+    assert "--json" in complete("kjob wait --j", 2)
+    refs = complete("kjob fetch ", 2)
+    assert refs[:2] == ["@last", tag]
+    assert complete(f"kjob status {tag[:8]}", 2)[0] == tag
+
+
+def test_version_and_help():
+    version = run_kjob(["--version"])
+    assert version.returncode == 0 and version.stdout.decode().startswith("kjob 0.")
+    help_text = run_kjob(["--help"]).stdout.decode()
+    for needle in ("Exit codes:", "130", "KJOB_URL", "KJOB_TOKEN", "KI_URL", "submit", "cancel", "list", "completion"):
+        assert needle in help_text
+
+
+@pytest.mark.parametrize("command", ["submit", "status", "wait", "fetch", "cancel", "list", "history", "completion"])
+def test_every_command_has_help(command):
+    result = run_cli([command, "--help"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: kjob {command}") and len(result.stdout.splitlines()) > 4
