@@ -25,6 +25,7 @@ FIRST_POLL = 0.2  # seconds before the second look at a job (for up to CROWD job
 CROWD = 20  # past this many jobs, the first pauses grow in proportion, so polls stay at about 100/s
 POLL_GROWTH = 1.5  # each later look waits this much longer, up to the interval
 UNREACHABLE_GRACE = 60.0  # seconds no cluster may answer before the wait gives up on a job
+END_MARGIN = 0.1  # seconds after a job's expected end to look at it
 MAX_WORKERS = 8  # concurrent polls, and so at most this many connections per cluster
 
 
@@ -41,6 +42,7 @@ class Followed:
     delay: float = FIRST_POLL
     missing_since: float | None = None
     unreachable_since: float | None = None
+    first_progress: tuple[float, int] | None = None  # (when, progress) of the first look
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -119,7 +121,10 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
     job.delay = min(interval, job.delay * POLL_GROWTH)
     if isinstance(outcome, JobState):
         previous = job.state.job_status if job.state else None
+        moved = job.state is None or outcome.progress > job.state.progress
         job.state, job.missing_since, job.unreachable_since = outcome, None, None
+        if moved:  # a job whose progress stands still is not about to end: no early look
+            job.next_poll = min(job.next_poll, _expected_end(job, outcome, now))
         job.ref = _learn(job.ref, outcome)
         listener.seen(job, previous)
         if outcome.finished:
@@ -139,6 +144,18 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
             return
     job.error, job.ended = outcome, now
     listener.ended(job)
+
+
+def _expected_end(job: Followed, state: JobState, now: float) -> float:
+    """When the job should end, from how fast its progress has risen (a look just after it)."""
+    if job.first_progress is None:
+        job.first_progress = (now, state.progress)
+        return float("inf")
+    since, first = job.first_progress
+    if state.finished or state.progress <= first or state.progress >= 100:
+        return float("inf")
+    rate = (state.progress - first) / (now - since)
+    return now + max(FIRST_POLL, (100 - state.progress) / rate + END_MARGIN)
 
 
 def _learn(ref: JobRef, state: JobState) -> JobRef:

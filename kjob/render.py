@@ -93,14 +93,18 @@ class Renderer:
 
     def history(self, entries: list[dict]) -> None:
         """kjob's record of submitted jobs, oldest first: one line (or JSON object) each."""
+        if not self.as_json and not self.quiet and entries:
+            id_width = max(len(str(entry["job_id"])) for entry in entries)
+            endpoint_width = max(len(entry["endpoint"]) for entry in entries)
+            cluster_width = max(len(redact_url(entry["cluster"])) for entry in entries)
         for entry in entries:
             if self.as_json:
                 self.json_line(entry)
             elif self.quiet:
                 self.data(entry["job_tag"])
             else:
-                self.data(f"{entry['submitted_at']}  {entry['job_id']:>8}  {entry['job_tag']}  {entry['endpoint']}  "
-                          f"{redact_url(entry['cluster'])}")
+                self.data(f"{entry['submitted_at']}  {entry['job_id']:>{id_width}}  {entry['endpoint']:<{endpoint_width}}"
+                          f"  {redact_url(entry['cluster']):<{cluster_width}}  {entry['job_tag']}")
 
     def cancelled(self, state, *, already_ended: bool, server_status: str) -> None:
         """What `cancel` did to one job."""
