@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from kjob.errors import (
@@ -43,7 +43,6 @@ class Followed:
     missing_since: float | None = None
     unreachable_since: float | None = None
     first_progress: tuple[float, int] | None = None  # (when, progress) of the first look
-    notes: list[str] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:

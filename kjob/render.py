@@ -198,7 +198,6 @@ class WaitDisplay:
         self._progress = None
         self._tasks: dict[int, Any] = {}
         self._overall = None
-        self._jobs: list = []
 
     # the follower's listener -------------------------------------------------------------
 
@@ -245,7 +244,6 @@ class WaitDisplay:
     # the live bars ---------------------------------------------------------------------------
 
     def start(self, jobs) -> None:
-        self._jobs = jobs
         if self.mode != "rich":
             return
         from rich.console import Console

@@ -35,26 +35,22 @@ class Source:
         self.view = memoryview(data)
         self.pos = 0
 
-    def read(self, size: int) -> bytes:
+    def _take(self, size: int) -> memoryview:
         end = self.pos + size
         if size < 0:
             raise Truncated(f"a negative length {size} at offset {self.pos}")
         if end > len(self.view):
             raise Truncated(f"needed {size} bytes at offset {self.pos}, only {len(self.view) - self.pos} left")
-        chunk = self.view[self.pos : end].tobytes()
+        taken = self.view[self.pos : end]
         self.pos = end
-        return chunk
+        return taken
+
+    def read(self, size: int) -> bytes:
+        return self._take(size).tobytes()
 
     def read_text(self, size: int) -> str:
         """`size` bytes of UTF-8, decoded straight from memory (no intermediate copy)."""
-        end = self.pos + size
-        if size < 0:
-            raise Truncated(f"a negative length {size} at offset {self.pos}")
-        if end > len(self.view):
-            raise Truncated(f"needed {size} bytes at offset {self.pos}, only {len(self.view) - self.pos} left")
-        text = str(self.view[self.pos : end], "utf-8")
-        self.pos = end
-        return text
+        return str(self._take(size), "utf-8")
 
     def read_byte(self) -> int:
         if self.pos >= len(self.view):

@@ -110,26 +110,52 @@ class RecordSchema:
 
 
 def _to_json(schema: Any, value: Any, path: str) -> Any:
+    """A record's value in Avro's JSON form: bytes become one character per byte."""
+    return _walk(schema, value, path, _bytes_to_json, (list, tuple))
+
+
+def _from_json(schema: Any, value: Any, path: str) -> Any:
+    """A parsed JSON value as the record's value: strings of one character per byte become bytes."""
+    return _walk(schema, value, path, _bytes_from_json, (list,))
+
+
+def _bytes_to_json(value: Any, path: str) -> str:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise ProtocolError(f"{path}: expected bytes, got {type(value).__name__}")
+    return bytes(value).decode("latin-1")
+
+
+def _bytes_from_json(value: Any, path: str) -> bytes:
+    if not isinstance(value, str):
+        raise ProtocolError(f"{path}: expected a bytes string, got {type(value).__name__}")
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ProtocolError(f"{path}: a bytes string holds a character above U+00FF") from exc
+
+
+def _walk(schema: Any, value: Any, path: str, convert_bytes, sequences: tuple[type, ...]) -> Any:
+    """Check `value` against `schema` (types, ranges, fields) and convert its bytes one way."""
     kind = schema if isinstance(schema, str) else schema["type"]
     if kind == "bytes":
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise ProtocolError(f"{path}: expected bytes, got {type(value).__name__}")
-        return bytes(value).decode("latin-1")
+        return convert_bytes(value, path)
     if kind == "record":
         if not isinstance(value, dict):
             raise ProtocolError(f"{path}: expected a record, got {type(value).__name__}")
         missing = [f["name"] for f in schema["fields"] if f["name"] not in value]
         if missing:
             raise ProtocolError(f"{path}: field {missing[0]!r} is missing")
-        return {f["name"]: _to_json(f["type"], value[f["name"]], f"{path}.{f['name']}") for f in schema["fields"]}
+        return {f["name"]: _walk(f["type"], value[f["name"]], f"{path}.{f['name']}", convert_bytes, sequences)
+                for f in schema["fields"]}
     if kind == "array":
-        if not isinstance(value, (list, tuple)):
+        if not isinstance(value, sequences):
             raise ProtocolError(f"{path}: expected an array, got {type(value).__name__}")
-        return [_to_json(schema["items"], item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_walk(schema["items"], item, f"{path}[{i}]", convert_bytes, sequences) for i, item in enumerate(value)]
     if kind == "map":
         if not isinstance(value, dict):
             raise ProtocolError(f"{path}: expected a map, got {type(value).__name__}")
-        return {_check_key(key, path): _to_json(schema["values"], item, f"{path}.{key}") for key, item in value.items()}
+        return {_check_key(key, path): _walk(schema["values"], item, f"{path}.{key}", convert_bytes, sequences)
+                for key, item in value.items()}
     return _check_primitive(kind, value, path)
 
 
@@ -163,33 +189,6 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "double": (int, float),
     "null": (type(None),),
 }
-
-
-def _from_json(schema: Any, value: Any, path: str) -> Any:
-    kind = schema if isinstance(schema, str) else schema["type"]
-    if kind == "bytes":
-        if not isinstance(value, str):
-            raise ProtocolError(f"{path}: expected a bytes string, got {type(value).__name__}")
-        try:
-            return value.encode("latin-1")
-        except UnicodeEncodeError as exc:
-            raise ProtocolError(f"{path}: a bytes string holds a character above U+00FF") from exc
-    if kind == "record":
-        if not isinstance(value, dict):
-            raise ProtocolError(f"{path}: expected an object, got {type(value).__name__}")
-        missing = [f["name"] for f in schema["fields"] if f["name"] not in value]
-        if missing:
-            raise ProtocolError(f"{path}: field {missing[0]!r} is missing")
-        return {f["name"]: _from_json(f["type"], value[f["name"]], f"{path}.{f['name']}") for f in schema["fields"]}
-    if kind == "array":
-        if not isinstance(value, list):
-            raise ProtocolError(f"{path}: expected an array, got {type(value).__name__}")
-        return [_from_json(schema["items"], item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if kind == "map":
-        if not isinstance(value, dict):
-            raise ProtocolError(f"{path}: expected an object, got {type(value).__name__}")
-        return {key: _from_json(schema["values"], item, f"{path}.{key}") for key, item in value.items()}
-    return _check_primitive(kind, value, path)
 
 
 class Endpoint:
