@@ -74,6 +74,15 @@ def cluster_options(command: Callable) -> Callable:
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
 
+def refs_argument(command: Callable) -> Callable:
+    """REF...: job ids, tags, tag:NAME or @last, completed from kjob's record of jobs."""
+    return click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_refs)(command)
+
+
+def timeout_option(text: str = "Give up after this many seconds in all (exit 4).") -> Callable:
+    return click.option("--timeout", type=click.FloatRange(min=0), help=text)
+
+
 def output_options(command: Callable) -> Callable:
     command = click.option("-q", "--quiet", is_flag=True, help="Print only what a script needs.")(command)
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line) on stdout.")(command)

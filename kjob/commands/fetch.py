@@ -10,6 +10,7 @@ from kjob.commands import (
     cluster_options,
     complete_refs,
     split_params,
+    timeout_option,
     wait_options,
 )
 
@@ -23,7 +24,7 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="/execute/sql rows as json (default), jsonl, csv or table; `response`: the whole decoded response.")
 @click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all (exit 4).")
+@timeout_option()
 @wait_options
 @cluster_options
 @click.pass_context

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import click
 
-from kjob.commands import KjobCommand, cluster_options, output_options, split_params
+from kjob.commands import (
+    KjobCommand,
+    cluster_options,
+    output_options,
+    split_params,
+    timeout_option,
+)
 
 
 @click.command(name="list", cls=KjobCommand)
 @click.option("--all", "include_finished", is_flag=True, help="Also the async jobs that have finished (show_async_jobs).")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all.")
+@timeout_option()
 @output_options
 @cluster_options
 @click.pass_context

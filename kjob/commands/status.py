@@ -7,15 +7,16 @@ import click
 from kjob.commands import (
     KjobCommand,
     cluster_options,
-    complete_refs,
     output_options,
+    refs_argument,
     split_params,
+    timeout_option,
 )
 
 
 @click.command(cls=KjobCommand)
-@click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_refs)
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all.")
+@refs_argument
+@timeout_option()
 @output_options
 @cluster_options
 @click.pass_context

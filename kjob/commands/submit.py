@@ -11,6 +11,7 @@ from kjob.commands import (
     cluster_options,
     output_options,
     split_params,
+    timeout_option,
     wait_options,
 )
 
@@ -29,7 +30,7 @@ from kjob.commands import (
 @click.option("--if-exists", type=click.Choice(["fail", "reuse"]), default="fail", show_default=True,
               help="When the tag already names a job: fail (exit 8) or report that job.")
 @click.option("--wait", "then_wait", is_flag=True, help="Then wait for the job to end, as `kjob wait` does.")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds in all (exit 4).")
+@timeout_option()
 @wait_options
 @output_options
 @cluster_options

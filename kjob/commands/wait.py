@@ -8,16 +8,17 @@ from kjob.commands import (
     WAIT_OPTIONS,
     KjobCommand,
     cluster_options,
-    complete_refs,
     output_options,
+    refs_argument,
     split_params,
+    timeout_option,
     wait_options,
 )
 
 
 @click.command(cls=KjobCommand)
-@click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_refs)
-@click.option("--timeout", type=click.FloatRange(min=0), help="One deadline for the whole wait; 0 looks once (exit 4).")
+@refs_argument
+@timeout_option("One deadline for the whole wait; 0 looks once (exit 4).")
 @wait_options
 @output_options
 @cluster_options
