@@ -293,3 +293,35 @@ def test_subprocess_exit_codes_and_one_line_errors(emulator):
     good = run_kjob(["submit", "/alter/table", "--url", emulator.url, "-q", "--data", json.dumps(ALTER)])
     assert good.returncode == 0
     assert run_kjob(["status", good.stdout.decode().strip(), "--url", emulator.url]).returncode == 0
+
+
+def test_password_prompt_on_a_terminal(secured):
+    """With a user and no password, kjob asks on the terminal, without echo, and uses the answer."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "KJOB_USER": "alice"}
+    process = subprocess.Popen([sys.executable, "-m", "kjob", "status", "no-such-job", "--url", secured.url],
+                               stdin=secondary, stdout=secondary, stderr=secondary, env=env)
+    os.close(secondary)
+    seen = b""
+    while b"Password for alice" not in seen:
+        chunk = os.read(primary, 1024)
+        assert chunk, seen
+        seen += chunk
+    os.write(primary, b"s3cret-pw\n")
+    rest = b""
+    while True:
+        try:
+            chunk = os.read(primary, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        rest += chunk
+    assert process.wait(timeout=30) == 5  # authenticated: the job simply does not exist
+    assert b"s3cret-pw" not in seen + rest and b"not found" in rest
+    os.close(primary)
