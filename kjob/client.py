@@ -14,6 +14,7 @@ import base64
 import platform
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -182,6 +183,7 @@ class Client:
         self._session: requests.Session | None = None
         self._proxies: dict[str, dict[str, str]] = {}
         self._discovered = not settings.discover
+        self._discovery = threading.Lock()
 
     # --- the session -------------------------------------------------------------------
 
@@ -240,7 +242,7 @@ class Client:
         """POST a body; the answer's head has arrived, its body is still to be read."""
         encoding = self.settings.wire
         headers = self.headers(encoding)
-        timeout = self.settings.http_timeout
+        timeout = self.call_timeout()
         if isinstance(body, StreamedBody):
             body.rewind()
         if self.trace:  # one call, so that polls on several threads do not interleave their lines
@@ -258,8 +260,14 @@ class Client:
             self.trace(f"< HTTP {response.status_code} {response.headers.get('Content-Type') or '(no content type)'}")
         return response
 
+    def call_timeout(self) -> float:
+        """--http-timeout, but never past the command's deadline (--timeout)."""
+        if self.settings.deadline is None:
+            return self.settings.http_timeout
+        return max(0.1, min(self.settings.http_timeout, self.settings.deadline - time.monotonic()))
+
     def _failed(self, cluster: str, exc: Exception) -> ClusterFailed:
-        reason, maybe_sent = describe_failure(exc, self.settings.http_timeout)
+        reason, maybe_sent = describe_failure(exc, self.call_timeout())
         if self.trace:
             self.trace(f"< {cluster}: {reason}")
         return ClusterFailed(reason, maybe_sent)
@@ -269,7 +277,7 @@ class Client:
         started = time.monotonic()
         response = self._send(cluster, endpoint, body)
         try:
-            content = self._read_all(response, started + self.settings.http_timeout)
+            content = self._read_all(response, started + self.call_timeout())
         except requests.RequestException as exc:
             raise self._failed(cluster, exc) from None
         finally:
@@ -335,7 +343,7 @@ class Client:
         so that a response of any size is never held whole (status and wait discard it)."""
         started = time.monotonic()
         response = self._send(cluster, "/get/job", body)
-        deadline = started + self.settings.http_timeout
+        deadline = started + self.call_timeout()
         try:
             self._check_head(cluster, "/get/job", response.status_code, response.headers.get("Content-Type", ""))
             try:
@@ -362,9 +370,10 @@ class Client:
 
     def across_ring(self, endpoint: str, attempt: Callable[[str], Any], rounds: int | None = None) -> tuple[Any, str]:
         """Run `attempt(cluster)` on the current cluster, failing over and retrying as needed."""
-        if not self._discovered:
-            self._discovered = True
-            self.discover_ring()
+        with self._discovery:  # once, whichever poll thread comes first
+            if not self._discovered:
+                self._discovered = True
+                self.discover_ring()
         rounds = max(1, rounds or self.settings.retries)
         reasons: dict[str, str] = {}
         for round_number in range(rounds):

@@ -184,3 +184,13 @@ def test_no_secret_in_any_output_of_any_command(secured, tmp_path):
         assert b"Traceback" not in output
     assert b"Authorization: Bearer <redacted>" in runs[1].stderr
     assert b"alice:***@127.0.0.1:9" in runs[6].stderr or b"127.0.0.1:9" in runs[6].stderr
+
+
+def test_the_deadline_bounds_a_call_to_a_stalled_server(emulator):
+    """--timeout is kept even when one HTTP call may take much longer (--http-timeout)."""
+    tag = done_job(emulator)
+    emulator.primary.faults.add("stall@/get/job")
+    started = time.monotonic()
+    result = run_kjob(["wait", tag, "--url", emulator.url, "--timeout", "1", "--http-timeout", "30"])
+    assert time.monotonic() - started < 6
+    assert result.returncode == 4 and b"timed out" in result.stderr
