@@ -103,7 +103,7 @@ class StreamedBody:
     starts it again for a retry.
     """
 
-    def __init__(self, parts: list[bytes | FileData]) -> None:
+    def __init__(self, parts: list[bytes | memoryview | FileData]) -> None:
         self.parts = parts
         self.length = sum(part.size if isinstance(part, FileData) else len(part) for part in parts)
         self.rewind()
@@ -133,7 +133,7 @@ class StreamedBody:
                     self._next_part()
                     continue
             else:
-                chunk = part[self._offset : self._offset + size]
+                chunk = bytes(part[self._offset : self._offset + size])
                 self._offset += len(chunk)
                 if self._offset >= len(part):
                     self._next_part()

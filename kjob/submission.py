@@ -114,7 +114,7 @@ def avro_payload(path: str, encoding: str, *, digest: bool) -> tuple[bytes | Fil
         raise BadInput(f"--avro: {'stdin' if path == '-' else path} is empty")
     import hashlib
 
-    return (codec.snappy_compress(raw) if encoding == "snappy" else raw), hashlib.sha256(raw).digest()
+    return (codec.snappy_compress_view(raw) if encoding == "snappy" else raw), hashlib.sha256(raw).digest()
 
 
 def _file_digest(path: str) -> bytes:

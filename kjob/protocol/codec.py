@@ -50,9 +50,19 @@ def parse_json(text: str | bytes, what: str) -> Any:
 
 
 def snappy_compress(data: bytes) -> bytes:
+    """Raw snappy, as the official client sends it."""
     import snappy
 
     return snappy.compress(data)
+
+
+def snappy_compress_view(data: bytes | memoryview) -> memoryview:
+    """Raw snappy in one call, kept in the compressor's own buffer: python-snappy's compress()
+    copies that buffer into bytes, which for a large payload is one more copy of it. cramjam is
+    python-snappy's engine (a dependency of python-snappy 0.7)."""
+    import cramjam
+
+    return memoryview(cramjam.snappy.compress_raw(data))
 
 
 def snappy_decompress(data: bytes) -> bytes:
