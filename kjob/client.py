@@ -14,6 +14,7 @@ import base64
 import platform
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -595,21 +596,24 @@ def describe_failure(exc: Exception, timeout: float) -> tuple[str, bool]:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return f"no complete answer within {timeout:g} s", True
     if isinstance(exc, requests.exceptions.SSLError):
-        return f"TLS failed ({_innermost(exc)}); check --ca-bundle", False
+        inner = _innermost(exc)
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({inner.verify_message}): give its CA with --ca-bundle", False
+        return f"TLS failed ({inner}); check --ca-bundle", False
     text = _chain_text(exc)
     if "NewConnectionError" in text or "Failed to establish a new connection" in text:
         if "refused" in text.lower():
             return "connection refused", False
         if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
             return "host not found", False
-        return f"cannot connect ({_innermost(exc)})", False
+        return f"cannot connect ({_short(_innermost(exc))})", False
     if "reset" in text.lower():
         return "connection reset", True
     if "RemoteDisconnected" in text or "without response" in text or "Connection aborted" in text:
         return "connection closed without an answer", True
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
         return "the answer was cut off", True
-    return _innermost(exc), True
+    return _short(_innermost(exc)), True
 
 
 def _chain_text(exc: BaseException) -> str:
@@ -626,12 +630,18 @@ def _chain_text(exc: BaseException) -> str:
     return " | ".join(parts)
 
 
-def _innermost(exc: BaseException) -> str:
-    reason: Any = exc
+def _innermost(exc: BaseException) -> BaseException:
+    """The exception at the bottom of requests' and urllib3's wrapping."""
+    inner: BaseException = exc
     while True:
-        nested = getattr(reason, "reason", None) or (reason.args[0] if getattr(reason, "args", None) and isinstance(reason.args[0], BaseException) else None)
-        if nested is None or nested is reason:
-            break
-        reason = nested
-    text = str(reason)
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = inner.args[0] if inner.args and isinstance(inner.args[0], BaseException) else None
+        if nested is None or nested is inner:
+            return inner
+        inner = nested
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
     return text.split(": ", 1)[-1] if "object at 0x" in text else text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import ssl
 import sys
 import threading
 
@@ -30,6 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--job-duration", type=float, default=1.0, help="seconds a job runs unless its payload says (default 1)")
     parser.add_argument("--replication-delay", type=float, default=0.0, help="seconds before a new job is visible on the backup")
     parser.add_argument("--fault", action="append", default=[], metavar="MODE[@ENDPOINT][*COUNT]", help="arm a fault on the primary")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM; with --tls-key)")
+    parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     parser.add_argument("--url-file", help="write the clusters' URLs (one a line) to this file once listening")
     parser.add_argument("--verbose", action="store_true", help="log every request on stderr")
     return parser.parse_args(argv)
@@ -42,6 +45,9 @@ def credentials_from_environment() -> Credentials:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("kjob emulator: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
     try:
         emulator = Emulator(
             args.host,
@@ -52,10 +58,14 @@ def main(argv: list[str] | None = None) -> int:
             credentials=credentials_from_environment(),
             faults=tuple(args.fault),
             verbose=args.verbose,
+            tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
         )
     except OSError as exc:
         print(f"kjob emulator: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except ssl.SSLError as exc:
+        print(f"kjob emulator: cannot use the TLS certificate and key: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"kjob emulator: {exc}", file=sys.stderr)
         return 2

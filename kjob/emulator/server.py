@@ -112,7 +112,8 @@ class _Listener(ThreadingHTTPServer):
 class ClusterServer:
     """One cluster of the ring: an HTTP listener, its faults, and its index in the ring."""
 
-    def __init__(self, ring: Ring, index: int, host: str, port: int, credentials: Credentials, verbose: bool = False) -> None:
+    def __init__(self, ring: Ring, index: int, host: str, port: int, credentials: Credentials, verbose: bool = False,
+                 tls: tuple[str, str] | None = None) -> None:
         self.ring = ring
         self.index = index
         self.credentials = credentials
@@ -121,9 +122,16 @@ class ClusterServer:
         self.recorded: list[tuple[str, dict[str, str], bytes]] | None = None  # (path, headers by lower-case name, body) when recording
         self.stopped = threading.Event()
         self.listener = _Listener((host, port), self)
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            # The handshake happens in the connection's own thread, not in the accept loop.
+            self.listener.socket = context.wrap_socket(self.listener.socket, server_side=True, do_handshake_on_connect=False)
         self.port = self.listener.server_address[1]
         shown_host = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown_host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{shown_host}:{self.port}"
         ring.clusters[index].url = self.url
         self._thread: threading.Thread | None = None
 
@@ -358,6 +366,7 @@ class Emulator:
     """A ring of emulated clusters on loopback: the primary, and a backup when asked.
 
     Usable in-process (`with Emulator(port=0) as emu: emu.url`) and from `python -m kjob.emulator`.
+    `tls=(certificate file, key file)` serves HTTPS.
     """
 
     def __init__(
@@ -372,6 +381,7 @@ class Emulator:
         faults: tuple[str, ...] = (),
         verbose: bool = False,
         record: bool = False,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         ports = [port] if backup_port is None else [port, backup_port]
         self.ring = Ring(len(ports), job_duration=job_duration, replication_delay=replication_delay)
@@ -379,7 +389,7 @@ class Emulator:
         self.clusters: list[ClusterServer] = []
         try:
             for index, each_port in enumerate(ports):
-                self.clusters.append(ClusterServer(self.ring, index, host, each_port, credentials, verbose))
+                self.clusters.append(ClusterServer(self.ring, index, host, each_port, credentials, verbose, tls))
         except OSError:
             for cluster in self.clusters:
                 cluster.listener.server_close()
