@@ -179,9 +179,13 @@ def _ref_label(job) -> str:
     return ref
 
 
+ERROR_WORDS = {5: "NOT FOUND", 6: "UNAUTHORIZED", 7: "UNREACHABLE", 8: "REFUSED"}
+
+
 def _outcome_text(job) -> str:
-    if job.error is not None:
-        return type(job.error).__name__ if job.state is None else job.state.job_status
+    """The word for how a job stands: its status, or what kept kjob from seeing it."""
+    if job.error is not None and job.state is None:
+        return ERROR_WORDS.get(job.error.exit_code, "FAILED")
     return job.state.job_status if job.state else "UNKNOWN"
 
 
@@ -202,17 +206,15 @@ class WaitDisplay:
     # the follower's listener -------------------------------------------------------------
 
     def seen(self, job, previous: str | None) -> None:
+        """A look at a running job: redraw its bar, or (plain) a line on a change or every --log-every."""
         state = job.state
         if self.mode == "rich":
             self._draw(job)
-        elif self.mode == "plain":
+        elif self.mode == "plain" and not state.finished:  # the end gets its own line (ended)
             now = job.elapsed
-            changed = state.job_status != previous
-            if changed or now - self.last_logged.get(id(job), -1e9) >= self.log_every:
-                if changed or state.job_status == "RUNNING":
-                    self.last_logged[id(job)] = now
-                    if not state.finished:
-                        self.renderer.message(f"kjob: job {_ref_label(job)} {state.endpoint}: {state.job_status} {state.progress}%")
+            if state.job_status != previous or now - self.last_logged.get(id(job), float("-inf")) >= self.log_every:
+                self.last_logged[id(job)] = now
+                self.renderer.message(f"kjob: job {_ref_label(job)} {state.endpoint}: {state.job_status} {state.progress}%")
 
     def ended(self, job) -> None:
         if self.renderer.as_json:
