@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kjob import inputs
-from kjob.client import FileData
 from kjob.errors import BadInput, ProtocolError
 from kjob.jobs import check_tag, new_tag, tag_from_payload
 from kjob.protocol import codec, payload
+from kjob.transport import FileData
 
 
 @dataclass

@@ -1,0 +1,141 @@
+"""What kjob's HTTP exchanges are made of: streamed request bodies, the User-Agent, and
+short reasons (with whether the request may have arrived) for exchanges that failed."""
+
+from __future__ import annotations
+
+import platform
+import ssl
+from typing import Any, NamedTuple
+
+import requests
+import urllib3
+
+from kjob import __version__
+
+READ_CHUNK = 1 << 16
+
+
+class FileData(NamedTuple):
+    """A payload that stays in its file until it is sent."""
+
+    path: str
+    size: int
+
+
+class StreamedBody:
+    """A request body of byte strings and files, read in order and never joined into one.
+
+    requests sends a file-like body with a length as a Content-Length stream; `rewind`
+    starts it again for a retry.
+    """
+
+    def __init__(self, parts: list[bytes | memoryview | FileData]) -> None:
+        self.parts = parts
+        self.length = sum(part.size if isinstance(part, FileData) else len(part) for part in parts)
+        self.rewind()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def rewind(self) -> None:
+        self._index, self._offset, self._file = 0, 0, None
+
+    def __iter__(self):
+        while chunk := self.read(READ_CHUNK):
+            yield chunk
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.length if size is None or size < 0 else size
+        out = []
+        while size > 0 and self._index < len(self.parts):
+            part = self.parts[self._index]
+            if isinstance(part, FileData):
+                if self._file is None:
+                    self._file = open(part.path, "rb")  # noqa: SIM115 (closed when the part is done)
+                chunk = self._file.read(size)
+                if not chunk:
+                    self._file.close()
+                    self._file = None
+                    self._next_part()
+                    continue
+            else:
+                chunk = bytes(part[self._offset : self._offset + size])
+                self._offset += len(chunk)
+                if self._offset >= len(part):
+                    self._next_part()
+            out.append(chunk)
+            size -= len(chunk)
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def _next_part(self) -> None:
+        self._index, self._offset = self._index + 1, 0
+
+
+def user_agent() -> str:
+    return f"kjob/{__version__} (Python/{platform.python_version()}; {platform.system()}; {platform.machine()})"
+
+
+def redact_header(name: str, value: str) -> str:
+    if name.lower() in ("authorization", "proxy-authorization", "cookie"):
+        return value.split(" ", 1)[0] + " <redacted>" if " " in value else "<redacted>"
+    return value
+
+
+def describe_failure(exc: Exception, timeout: float) -> tuple[str, bool]:
+    """A short reason for a failed exchange, and whether the request may have reached the server."""
+    if isinstance(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)):
+        return f"no answer for {timeout:g} s in the middle of the answer", True
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection within {min(10.0, timeout):g} s", False
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"no complete answer within {timeout:g} s", True
+    if isinstance(exc, requests.exceptions.SSLError):
+        inner = _innermost(exc)
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({inner.verify_message}): give its CA with --ca-bundle", False
+        return f"TLS failed ({inner}); check --ca-bundle", False
+    text = _chain_text(exc)
+    if "NewConnectionError" in text or "Failed to establish a new connection" in text:
+        if "refused" in text.lower():
+            return "connection refused", False
+        if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+            return "host not found", False
+        return f"cannot connect ({_short(_innermost(exc))})", False
+    if "reset" in text.lower():
+        return "connection reset", True
+    if "RemoteDisconnected" in text or "without response" in text or "Connection aborted" in text:
+        return "connection closed without an answer", True
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "the answer was cut off", True
+    return _short(_innermost(exc)), True
+
+
+def _chain_text(exc: BaseException) -> str:
+    parts, seen = [], set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or item is None:
+            continue
+        seen.add(id(item))
+        parts.append(f"{type(item).__name__}: {item}")
+        if isinstance(item, BaseException):
+            stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return " | ".join(parts)
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The exception at the bottom of requests' and urllib3's wrapping."""
+    inner: BaseException = exc
+    while True:
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = inner.args[0] if inner.args and isinstance(inner.args[0], BaseException) else None
+        if nested is None or nested is inner:
+            return inner
+        inner = nested
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text.split(": ", 1)[-1] if "object at 0x" in text else text
