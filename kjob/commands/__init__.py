@@ -135,3 +135,10 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
                 items.append(CompletionItem(text, help=f"{entry['endpoint']} {entry['submitted_at']}"))
                 break
     return items
+
+
+def refs_command(timeout_help: str = "Give up after this many seconds in all (exit 4).", extra: tuple = ()) -> Callable:
+    """A command that acts on REF...: the REFs, --timeout, `extra` options, output and cluster options."""
+    decorators = [click.command(cls=KjobCommand), refs_argument, timeout_option(timeout_help), *extra,
+                  output_options, cluster_options, click.pass_context]
+    return lambda command: functools.reduce(lambda built, decorator: decorator(built), reversed(decorators), command)

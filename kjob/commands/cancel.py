@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import click
 
-from kjob.commands import (
-    KjobCommand,
-    cluster_options,
-    output_options,
-    refs_argument,
-    split_params,
-    timeout_option,
-)
+from kjob.commands import refs_command, split_params
 
 
-@click.command(cls=KjobCommand)
-@refs_argument
-@timeout_option()
-@output_options
-@cluster_options
-@click.pass_context
+@refs_command()
 def cancel(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, **kwargs) -> None:
     """Cancel each job (by id or tag); a job that has already ended is reported so, exit 0."""
     from kjob.app import cancel as cancel_one

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import click
 
-from kjob.commands import (
-    WAIT_OPTIONS,
-    KjobCommand,
-    cluster_options,
-    output_options,
-    refs_argument,
-    split_params,
-    timeout_option,
-    wait_options,
-)
+from kjob.commands import WAIT_OPTIONS, refs_command, split_params, wait_options
 
 
-@click.command(cls=KjobCommand)
-@refs_argument
-@timeout_option("One deadline for the whole wait; 0 looks once (exit 4).")
-@wait_options
-@output_options
-@cluster_options
-@click.pass_context
+@refs_command("One deadline for the whole wait; 0 looks once (exit 4).", extra=(wait_options,))
 def wait(ctx: click.Context, refs: tuple[str, ...], timeout, as_json, quiet, **kwargs) -> None:
     """Follow jobs (ids and tags) until every one has ended; exit with the worst outcome."""
     from kjob.app import make_app, run_wait
