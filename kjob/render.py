@@ -271,8 +271,8 @@ class WaitDisplay:
         self._rows = max(3, min(MAX_BARS, console.size.height - 8))
         crowded = len(jobs) > self._rows
         self._progress = Progress(
-            TextColumn("{task.fields[ref]}", style="bold"),
-            TextColumn("{task.fields[endpoint]}", style="dim"),
+            TextColumn("{task.fields[ref]}", style="bold", markup=False),
+            TextColumn("{task.fields[endpoint]}", style="dim", markup=False),
             TextColumn("{task.fields[state]}"),
             BarColumn(),
             TaskProgressColumn(),
