@@ -26,6 +26,7 @@ class History:
     def __init__(self, folder: str) -> None:
         self.folder = str(folder)
         self.path = os.path.join(self.folder, FILE_NAME)
+        self._entries: list[dict] | None = None  # read once: a wait may ask for tags on every poll
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -43,6 +44,7 @@ class History:
         entry = {"job_id": job_id, "job_tag": job_tag, "endpoint": endpoint, "cluster": cluster,
                  "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+        self._entries = None
         with self._locked():
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
@@ -64,6 +66,11 @@ class History:
 
     def entries(self) -> list[dict]:
         """Every recorded job, oldest first; unreadable lines are skipped."""
+        if self._entries is None:
+            self._entries = self._read()
+        return self._entries
+
+    def _read(self) -> list[dict]:
         try:
             with open(self.path, encoding="utf-8", errors="replace") as handle:
                 raw = handle.read()

@@ -29,6 +29,10 @@ def colour_allowed(stream: IO[str]) -> bool:
         return False
 
 
+def failover_text(cluster: str, reason: str) -> str:
+    return f"kjob: {reason}; going on with {redact_url(cluster)}"
+
+
 class Renderer:
     """Output for one command run: --json, --quiet or human text."""
 
@@ -44,7 +48,7 @@ class Renderer:
 
     # --- stderr ----------------------------------------------------------------------------
 
-    def _clean(self, text: str) -> str:
+    def clean(self, text: str) -> str:
         """Nothing kjob prints may carry a secret, whatever a server or an exception said."""
         for secret in self.secrets:
             text = text.replace(secret, "***")
@@ -54,18 +58,18 @@ class Renderer:
         """A human message on stderr (dropped by --quiet unless `always`)."""
         if self.quiet and not always:
             return
-        click.echo(self._clean(text), file=self.err)
+        click.echo(self.clean(text), file=self.err)
 
     def warning(self, text: str) -> None:
         label = click.style("warning:", fg="yellow") if self.err_colour else "warning:"
-        click.echo(f"kjob: {label} {self._clean(text)}", file=self.err)
+        click.echo(f"kjob: {label} {self.clean(text)}", file=self.err)
 
     def trace(self, line: str) -> None:
         if self.verbose:
-            click.echo(self._clean(line), file=self.err)
+            click.echo(self.clean(line), file=self.err)
 
     def failover(self, cluster: str, reason: str) -> None:
-        self.message(f"kjob: {reason}; going on with {redact_url(cluster)}")
+        self.message(failover_text(cluster, reason))
 
     def retry(self, pause: float, reasons: dict[str, str]) -> None:
         tried = "; ".join(f"{redact_url(cluster)}: {reason}" for cluster, reason in reasons.items())
@@ -74,7 +78,7 @@ class Renderer:
     # --- stdout ----------------------------------------------------------------------------
 
     def data(self, text: str) -> None:
-        click.echo(self._clean(text), file=self.out)
+        click.echo(self.clean(text), file=self.out)
 
     def json_line(self, value: Any) -> None:
         self.data(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
@@ -227,19 +231,18 @@ class WaitDisplay:
             self.renderer.message(f"kjob: {job.problem().message}", always=True)
 
     def trouble(self, job, text: str) -> None:
-        if self.mode == "rich" and self._progress is not None:
-            self._progress.console.print(f"[yellow]kjob: {self.renderer._clean(text)}[/]")
-        else:
-            self.renderer.message(f"kjob: {text}")
+        self._note(f"kjob: {text}")
 
     def failover(self, cluster: str, reason: str) -> None:
         """Say once per cluster that the wait goes on elsewhere (bars are kept)."""
-        if cluster in self.clusters_seen:
-            return
-        self.clusters_seen.add(cluster)
-        text = f"kjob: {reason}; going on with {redact_url(cluster)}"
+        if cluster not in self.clusters_seen:
+            self.clusters_seen.add(cluster)
+            self._note(failover_text(cluster, reason))
+
+    def _note(self, text: str) -> None:
+        """A line for the person watching: above the bars, or on stderr like any message."""
         if self.mode == "rich" and self._progress is not None:
-            self._progress.console.print(f"[yellow]{self.renderer._clean(text)}[/]")
+            self._progress.console.print(self.renderer.clean(text), style="yellow", markup=False)
         else:
             self.renderer.message(text)
 
@@ -353,7 +356,7 @@ class WaitDisplay:
             status = _outcome_text(job) if job.finished else "RUNNING"
             colour = STATUS_COLOURS.get(status, "red")
             table.add_row(_ref_label(job), job.state.endpoint if job.state else "", f"[{colour}]{status}[/]",
-                          f"{job.elapsed:.1f} s", self.renderer._clean(_problem_text(job)))
+                          f"{job.elapsed:.1f} s", self.renderer.clean(_problem_text(job)))
         self._progress.console.print(table)
 
 
