@@ -228,6 +228,28 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
+def empty(schema: Any, *, json_form: bool = False) -> Any:
+    """The empty value of a schema ("" 0 false [] {}, a union's first branch); `json_form`:
+    bytes as a string, as a user writes them."""
+    if isinstance(schema, list):
+        return empty(schema[0], json_form=json_form)
+    kind = schema if isinstance(schema, str) else schema["type"]
+    if isinstance(kind, (dict, list)):
+        return empty(kind, json_form=json_form)
+    if kind == "record":
+        return {field["name"]: empty(field["type"], json_form=json_form) for field in schema["fields"]}
+    values = {"string": "", "bytes": "" if json_form else b"", "int": 0, "long": 0, "boolean": False, "float": 0.0,
+              "double": 0.0, "array": [], "map": {}, "null": None}
+    return values[kind]
+
+
+def skeleton(schema: dict) -> dict:
+    """A request with every field: its default, or an empty value of its type where it has none
+    (what `submit --skeleton` prints, and `submit --file` accepts as it is)."""
+    return {field["name"]: field["default"] if "default" in field else empty(field["type"], json_form=True)
+            for field in schema["fields"]}
+
+
 def encode_payload(schema: Schema | None, value: Any, request_encoding: str) -> tuple[bytes, str]:
     """A job's (`data`, `data_str`) for /create/job: Avro (maybe snappy) in data, or JSON in data_str."""
     if request_encoding == "json":

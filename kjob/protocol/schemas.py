@@ -19,11 +19,21 @@ from kjob.protocol import avro
 
 
 class RecordSchema:
-    """One Avro record schema with its compiled binary reader and writer."""
+    """One Avro record schema with its binary reader and writer.
 
-    def __init__(self, schema: dict) -> None:
+    `own`: one of the records kjob's client exchanges itself (OWN_ENDPOINTS and the wrapper),
+    read and written by kjob's own Avro code; any other record goes through fastavro."""
+
+    def __init__(self, schema: dict, own: bool = False) -> None:
         self.schema = schema
         self.name: str = schema["name"]
+        self.own = own
+
+    @cached_property
+    def _fastavro(self):
+        from kjob.protocol.payload import Schema
+
+        return Schema(self.schema)
 
     @cached_property
     def _reader(self) -> avro.Reader:
@@ -74,6 +84,11 @@ class RecordSchema:
 
     def encode(self, record: dict) -> bytes:
         """Avro binary of `record`; a missing field or a value of the wrong type is a ProtocolError."""
+        if not self.own:
+            try:
+                return self._fastavro.encode(record)
+            except ProtocolError as exc:
+                raise ProtocolError(f"{self.name}: cannot encode: {exc.message}") from exc
         out = bytearray()
         with self._encoding():
             self._writer(record, out)
@@ -81,6 +96,8 @@ class RecordSchema:
 
     def decode(self, data: bytes | bytearray | memoryview) -> dict:
         """Read one whole record from Avro binary; anything before or after it is an error."""
+        if not self.own:
+            return self._fastavro.decode(data)
         source = avro.Source(data)
         record = self.read(source)
         if source.remaining():
@@ -136,6 +153,8 @@ def _bytes_from_json(value: Any, path: str) -> bytes:
 
 def _walk(schema: Any, value: Any, path: str, convert_bytes, sequences: tuple[type, ...]) -> Any:
     """Check `value` against `schema` (types, ranges, fields) and convert its bytes one way."""
+    if isinstance(schema, list):
+        return _walk_union(schema, value, path, convert_bytes, sequences)
     kind = schema if isinstance(schema, str) else schema["type"]
     if kind == "bytes":
         return convert_bytes(value, path)
@@ -157,6 +176,17 @@ def _walk(schema: Any, value: Any, path: str, convert_bytes, sequences: tuple[ty
         return {_check_key(key, path): _walk(schema["values"], item, f"{path}.{key}", convert_bytes, sequences)
                 for key, item in value.items()}
     return _check_primitive(kind, value, path)
+
+
+def _walk_union(branches: list, value: Any, path: str, convert_bytes, sequences: tuple[type, ...]) -> Any:
+    """The first branch the value fits: Kinetica's unions are ["string", "null"] and the like."""
+    for branch in branches:
+        try:
+            return _walk(branch, value, path, convert_bytes, sequences)
+        except ProtocolError:
+            continue
+    kinds = ", ".join(b if isinstance(b, str) else str(b.get("type")) for b in branches)
+    raise ProtocolError(f"{path}: a {type(value).__name__} fits none of {kinds}")
 
 
 def _check_key(key: Any, path: str) -> str:
@@ -196,33 +226,52 @@ class Endpoint:
 
     def __init__(self, path: str, request: dict, response: dict) -> None:
         self.path = path
-        self.request = RecordSchema(request)
-        self.response = RecordSchema(response)
+        own = path in OWN_ENDPOINTS
+        self.request = RecordSchema(request, own)
+        self.response = RecordSchema(response, own)
 
 
-@lru_cache(maxsize=1)
-def _load() -> dict:
-    with open(os.path.join(os.path.dirname(__file__), "schemas.json"), encoding="utf-8") as handle:
+HERE = os.path.dirname(__file__)
+ENDPOINTS_DIR = os.path.join(HERE, "endpoints")
+
+# The endpoints kjob's client calls itself. Their records (and the wrapper) are read and
+# written by kjob's own Avro code (avro.py says why); every other endpoint's by fastavro.
+OWN_ENDPOINTS = (
+    "/create/job", "/get/job", "/admin/show/jobs", "/admin/alter/jobs", "/show/system/status", "/show/system/properties",
+)
+
+
+def _read(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
 
 @lru_cache(maxsize=1)
 def wrapper() -> RecordSchema:
     """The `gpudb_response` record every endpoint answers with."""
-    return RecordSchema(_load()["wrapper"])
+    return RecordSchema(_read(os.path.join(HERE, "gpudb_response.json")), own=True)
+
+
+@lru_cache(maxsize=1)
+def _paths() -> frozenset[str]:
+    return frozenset(known_endpoints())
+
+
+@lru_cache(maxsize=1)
+def known_endpoints() -> tuple[str, ...]:
+    """Every endpoint of the registry, sorted: the file names, nothing parsed."""
+    return tuple(sorted("/" + name[: -len(".json")].replace("_", "/") for name in os.listdir(ENDPOINTS_DIR)))
 
 
 @cache
 def endpoint(path: str) -> Endpoint:
-    """The registered endpoint at `path`; KeyError when kjob has no schema for it."""
-    schemas = _load()["endpoints"][path]
-    return Endpoint(path, schemas["request"], schemas["response"])
-
-
-def known_endpoints() -> list[str]:
-    return list(_load()["endpoints"])
+    """The registered endpoint at `path` (its one file parsed); KeyError when kjob has no schema for it."""
+    if path not in _paths():
+        raise KeyError(path)
+    record = _read(os.path.join(ENDPOINTS_DIR, path.strip("/").replace("/", "_") + ".json"))
+    return Endpoint(path, record["request"], record["response"])
 
 
 def find_endpoint(path: str) -> Endpoint | None:
     """The registered endpoint at `path`, or None."""
-    return endpoint(path) if path in _load()["endpoints"] else None
+    return endpoint(path) if path in _paths() else None
