@@ -26,6 +26,7 @@ COMMANDS = {
     "cancel": "cancel jobs (by id or tag); a job that has already ended is reported so",
     "list": "list the jobs the cluster knows (/admin/show/jobs)",
     "history": "list the jobs kjob submitted from here",
+    "endpoints": "list Kinetica's endpoints, or show one endpoint's request and response fields",
     "completion": "print the shell completion script for bash, zsh or fish",
 }
 

@@ -110,6 +110,31 @@ class Renderer:
                 self.data(f"{entry['submitted_at']}  {entry['job_id']:>{id_width}}  {entry['endpoint']:<{endpoint_width}}"
                           f"  {redact_url(entry['cluster']):<{cluster_width}}  {entry['job_tag']}")
 
+    def skeleton(self, value: dict) -> None:
+        """`submit --skeleton`: a payload to fill in, one field a line."""
+        self.data(json.dumps(value, indent=2, ensure_ascii=False))
+
+    def endpoint_list(self, paths: list[str]) -> None:
+        """`kjob endpoints`: one endpoint a line (or a JSON object a line)."""
+        for path in paths:
+            self.json_line({"endpoint": path}) if self.as_json else self.data(path)
+
+    def endpoint_description(self, described: dict) -> None:
+        """`kjob endpoints ENDPOINT`: its request fields (type, default or required), then its response fields."""
+        if self.as_json:
+            return self.json_line(described)
+        self.data(described["endpoint"])
+        for side in ("request", "response"):
+            fields = described[side]["fields"]
+            self.data(f"{side} {described[side]['name']}:")
+            name_width = max((len(field["name"]) for field in fields), default=0)
+            type_width = max((len(field["type"]) for field in fields), default=0)
+            for field in fields:
+                note = ""
+                if side == "request":
+                    note = "required" if field.get("required") else f"default {json.dumps(field['default'])}"
+                self.data(f"  {field['name']:<{name_width}}  {field['type']:<{type_width}}  {note}".rstrip())
+
     def cancelled(self, state, *, already_ended: bool, server_status: str) -> None:
         """What `cancel` did to one job."""
         if self.as_json:

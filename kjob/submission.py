@@ -39,10 +39,26 @@ def schema_for(endpoint: str, schema_file: str | None, encoding: str) -> payload
     schema = payload.request_schema(endpoint)
     if schema is None and encoding != "json":
         raise BadInput(
-            f"kjob has no request schema for {endpoint}: give --schema FILE (its Avro schema), "
+            f"kjob has no request schema for {endpoint}{_did_you_mean(endpoint)}: give --schema FILE (its Avro schema), "
             "or send the payload as JSON with --encoding json"
         )
     return schema
+
+
+def _did_you_mean(endpoint: str) -> str:
+    from kjob.protocol.schemas import closest_endpoint
+
+    close = closest_endpoint(endpoint)
+    return f" (did you mean {close}?)" if close else ""
+
+
+def skeleton_for(endpoint: str, schema_file: str | None) -> dict:
+    """What `submit --skeleton` prints: every field of the request, for `submit --file`."""
+    check_endpoint(endpoint)
+    schema = schema_for(endpoint, schema_file, "binary")
+    if not isinstance(schema.schema, dict) or schema.schema.get("type") != "record":
+        raise BadInput(f"--skeleton needs a record schema; {schema.name} is not one")
+    return payload.skeleton(schema.schema)
 
 
 def prepare(

@@ -137,6 +137,13 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
     return items
 
 
+def complete_endpoints(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Tab completion of an endpoint: the registry's names (file names only, nothing parsed)."""
+    from kjob.protocol.schemas import known_endpoints
+
+    return [path for path in known_endpoints() if path.startswith(incomplete)]
+
+
 def refs_command(timeout_help: str = "Give up after this many seconds in all (exit 4).", extra: tuple = ()) -> Callable:
     """A command that acts on REF...: the REFs, --timeout, `extra` options, output and cluster options."""
     decorators = [click.command(cls=KjobCommand), refs_argument, timeout_option(timeout_help), *extra,

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from kjob.protocol import payload, schemas
+from kjob.protocol import payload, records, schemas
 
 VERSION = "7.2.3.13"
 
@@ -108,12 +108,6 @@ def rows_for(request: dict) -> tuple[list[tuple[str, Any, str]], list[tuple]]:
     return columns, rows
 
 
-def is_dynamic(schema: dict) -> bool:
-    """A response that carries its own record schema (response_schema_str) and the records."""
-    names = {field["name"] for field in schema["fields"]}
-    return "response_schema_str" in names and bool(names & {"binary_encoded_response", "json_encoded_response"})
-
-
 def respond(request: dict, request_schema: dict, response_schema: dict) -> dict:
     """A valid, plausible response to `request` for any endpoint.
 
@@ -124,7 +118,7 @@ def respond(request: dict, request_schema: dict, response_schema: dict) -> dict:
     request_types = {field["name"]: field["type"] for field in request_schema["fields"]}
     result = {field["name"]: payload.empty(field["type"]) for field in response_schema["fields"]}
     filled = set()
-    if is_dynamic(response_schema):
+    if records.carries_rows(response_schema):
         columns, rows = rows_for(request)
         dynamic = column_result(columns, rows, request.get("encoding", "binary"))
         filled = dynamic.keys() & result.keys()

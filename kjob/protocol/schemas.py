@@ -275,3 +275,54 @@ def endpoint(path: str) -> Endpoint:
 def find_endpoint(path: str) -> Endpoint | None:
     """The registered endpoint at `path`, or None."""
     return endpoint(path) if path in _paths() else None
+
+
+def match_endpoints(pattern: str) -> list[str]:
+    """The endpoints a pattern names: a glob (`/show/*`) or a substring (`records`)."""
+    if any(char in pattern for char in "*?["):
+        from fnmatch import fnmatchcase
+
+        return [path for path in known_endpoints() if fnmatchcase(path, pattern)]
+    return [path for path in known_endpoints() if pattern in path]
+
+
+def closest_endpoint(path: str) -> str | None:
+    """The registered endpoint a mistyped one most likely means, or None."""
+    import difflib
+
+    close = difflib.get_close_matches(path, known_endpoints(), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def type_text(schema: Any) -> str:
+    """An Avro type as one short word: string, array<long>, map<string>, string|null."""
+    if isinstance(schema, list):
+        return "|".join(type_text(branch) for branch in schema)
+    if isinstance(schema, str):
+        return schema
+    kind = schema["type"]
+    if kind == "array":
+        return f"array<{type_text(schema['items'])}>"
+    if kind == "map":
+        return f"map<{type_text(schema['values'])}>"
+    return schema.get("name", kind) if kind in ("record", "enum", "fixed") else type_text(kind)
+
+
+def describe(path: str) -> dict:
+    """An endpoint's request and response fields, for `kjob endpoints ENDPOINT` (its --json shape)."""
+    found = endpoint(path)
+
+    def fields(schema: dict, request: bool) -> list[dict]:
+        described = []
+        for field in schema["fields"]:
+            entry = {"name": field["name"], "type": type_text(field["type"])}
+            if request:
+                entry.update({"default": field["default"]} if "default" in field else {"required": True})
+            described.append(entry)
+        return described
+
+    return {
+        "endpoint": path,
+        "request": {"name": found.request.name, "fields": fields(found.request.schema, True)},
+        "response": {"name": found.response.name, "fields": fields(found.response.schema, False)},
+    }
