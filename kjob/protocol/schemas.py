@@ -290,7 +290,7 @@ def closest_endpoint(path: str) -> str | None:
     """The registered endpoint a mistyped one most likely means, or None."""
     import difflib
 
-    close = difflib.get_close_matches(path, known_endpoints(), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(path, known_endpoints(), n=1, cutoff=0.85)
     return close[0] if close else None
 
 
