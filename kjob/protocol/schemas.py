@@ -1,7 +1,12 @@
 """The schema registry: each endpoint's request and response record, kept as data.
 
-The schemas live in schemas.json (the same JSON a Kinetica server publishes); adding an
-endpoint is adding its two schemas there. Each is parsed and compiled once, on first use.
+endpoints/ holds one JSON file per endpoint (its request schema, with the defaults of the
+official client's method signatures, and its response schema), generated from the pinned
+gpudb by `make schemas` (generate.py); gpudb_response.json holds the wrapper. One file per
+endpoint because kjob uses one or two endpoints per run: parsing one file takes 0.03 ms,
+listing the folder (every endpoint's name, for `kjob endpoints` and completion) 0.13 ms,
+while all 221 endpoints in one JSON file (159 kB) take 3.5 ms to parse, and 221 files 19 ms
+(medians on the development machine). Each schema is parsed and compiled once, on first use.
 """
 
 from __future__ import annotations
