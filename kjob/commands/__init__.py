@@ -123,6 +123,7 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
 
     from kjob.config import state_folder
     from kjob.history import History
+    from kjob.jobs import ref_text
 
     try:
         entries = History(state_folder(os.environ)).entries()
@@ -130,7 +131,7 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
         return []
     items = [CompletionItem("@last", help="the newest job kjob submitted")] if "@last".startswith(incomplete) else []
     for entry in reversed(entries[-50:]):
-        for text in (entry["job_tag"], str(entry["job_id"])):
+        for text in (ref_text(entry["job_tag"]), str(entry["job_id"])):
             if text.startswith(incomplete):
                 items.append(CompletionItem(text, help=f"{entry['endpoint']} {entry['submitted_at']}"))
                 break
