@@ -62,6 +62,11 @@ class App:
         if text.strip() != "@last":
             return parse_ref(text)
         entry = self.history.last()
+        if entry["cluster"] not in self.settings.urls:  # say so: a job on a cluster (or an emulator) not in use
+            self.render.warning(
+                f"@last is job {entry['job_id']} (tag {entry['job_tag']}), submitted to {redact_url(entry['cluster'])}, "
+                f"not to a cluster in use ({', '.join(redact_url(url) for url in self.settings.urls)}); "
+                "looking for its tag there")
         return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"])
 
     def remember(self, created) -> None:

@@ -60,6 +60,11 @@ NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
 Trace = Callable[[str], None]
 
 
+def _nothing_listening(reasons: dict[str, str]) -> bool:
+    """Every cluster refused the connection: most likely a wrong URL or a server not started."""
+    return bool(reasons) and all(reason == "connection refused" for reason in reasons.values())
+
+
 class ClusterFailed(Exception):
     """One cluster could not give a usable answer; `maybe_sent` says whether it may have acted."""
 
@@ -345,9 +350,14 @@ class Client:
                 deadline = self.settings.deadline
                 if deadline is not None and time.monotonic() + pause > deadline:
                     break
-                if self.on_retry:
+                if self.on_retry and not _nothing_listening(reasons):  # that case ends in one line with a hint
                     self.on_retry(pause, dict(reasons))
                 time.sleep(pause)
+        if _nothing_listening(reasons):
+            raise NoClusterReachable(
+                f"no cluster answered {endpoint}: nothing is listening at {', '.join(reasons)} (connection refused); "
+                "give your cluster's URL with --url or KJOB_URL, or start the emulator: python -m kjob.emulator"
+            )
         tried = "; ".join(f"{cluster}: {reason}" for cluster, reason in reasons.items())
         raise NoClusterReachable(f"no cluster answered {endpoint} (tried {tried})")
 
