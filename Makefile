@@ -20,14 +20,15 @@ test: install
 	$(BIN)/python -m pytest -q
 
 # The demo: an emulator on a free port, a real job through the kjob command, the result,
-# and the emulator stopped again whatever happens (trap).
+# and the emulator stopped again whatever happens (trap). Its jobs go into a record of its own
+# (XDG_STATE_HOME), gone with it: the user's `@last` never names a job on a gone emulator.
 demo: install
 	@set -euo pipefail; \
 	work=$$(mktemp -d); \
 	$(BIN)/python -m kjob.emulator --port 0 --url-file "$$work/url" >"$$work/emulator.log" 2>&1 & emulator=$$!; \
 	trap 'kill $$emulator 2>/dev/null; wait $$emulator 2>/dev/null; rm -rf "$$work"' EXIT; \
 	for _ in $$(seq 100); do [ -s "$$work/url" ] && break; sleep 0.1; done; \
-	export KJOB_URL=$$(head -n1 "$$work/url"); \
+	export KJOB_URL=$$(head -n1 "$$work/url") XDG_STATE_HOME="$$work/state"; \
 	echo "== emulator listening at $$KJOB_URL"; \
 	echo '== kjob submit /execute/sql (a 4-second job)'; \
 	tag=$$($(BIN)/kjob submit -q /execute/sql --data '{"statement": "SELECT * FROM cities", "options": {"emulator_duration": "4"}}'); \
@@ -35,7 +36,8 @@ demo: install
 	echo "== kjob wait $$tag"; \
 	$(BIN)/kjob wait --progress rich --interval 0.5 "$$tag"; \
 	echo "== kjob fetch $$tag --format table"; \
-	$(BIN)/kjob fetch "$$tag" --format table
+	$(BIN)/kjob fetch "$$tag" --format table; \
+	echo "== kjob is installed in $(VENV): run 'source $(VENV)/bin/activate' (or 'pipx install .') to have it on your PATH"
 
 # The README's fault table, from the cases the tests run.
 readme: install

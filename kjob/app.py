@@ -26,7 +26,7 @@ from kjob.config import (
     split_urls,
     state_folder,
 )
-from kjob.errors import Interrupted, JobNotFound, KjobError, NotFinished
+from kjob.errors import Interrupted, JobNotFound, KjobError, NotFinished, ProtocolError
 from kjob.history import History
 from kjob.jobs import JobRef, JobState, error_for, exit_code_of, parse_ref, worst
 from kjob.render import Renderer
@@ -62,7 +62,12 @@ class App:
         if text.strip() != "@last":
             return parse_ref(text)
         entry = self.history.last()
-        return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"], text=entry["job_tag"])
+        if entry["cluster"] not in self.settings.urls:  # say so: a job on a cluster (or an emulator) not in use
+            self.render.warning(
+                f"@last is job {entry['job_id']} (tag {entry['job_tag']}), submitted to {redact_url(entry['cluster'])}, "
+                f"not to a cluster in use ({', '.join(redact_url(url) for url in self.settings.urls)}); "
+                "looking for its tag there")
+        return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"])
 
     def remember(self, created) -> None:
         """Add a submitted job to kjob's record; a record that cannot be written only warns."""
@@ -115,7 +120,7 @@ def look(app: App, ref: JobRef) -> int:
     """Show one look at a job and return its exit code (a job not found is reported, not raised)."""
     try:
         state: JobState = app.client().get_job(ref)
-    except JobNotFound as exc:
+    except (JobNotFound, ProtocolError) as exc:
         app.render.message(f"kjob: {exc.message}", always=True)
         return exc.exit_code
     app.render.state(state)
@@ -145,29 +150,40 @@ def cancel(app: App, ref: JobRef) -> int:
 
 
 def list_jobs(app: App, include_finished: bool) -> None:
-    """The jobs the cluster knows (/admin/show/jobs), one row each."""
+    """The jobs the cluster knows (/admin/show/jobs), newest first, in the server's own status words.
+
+    Without --all, a person is told how many ended jobs are left out (a second look, with them)."""
     answer, cluster = app.client().list_jobs(include_finished)
     tags = answer["info"].get("job_tag", "").split(",")
     if len(tags) != len(answer["job_id"]):  # a server that does not give one tag per job
         tags = [""] * len(answer["job_id"])
+    found = sorted(zip(answer["time_received"], answer["job_id"], answer["status"], answer["endpoint_name"],
+                       answer["auth_id"], tags), reverse=True)
     rows = [
         {"job_id": job_id, "job_status": status, "endpoint": endpoint, "job_tag": tag or None,
          "time_received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(received / 1000)), "user": user, "cluster": cluster}
-        for job_id, status, endpoint, received, user, tag in zip(
-            answer["job_id"], answer["status"], answer["endpoint_name"], answer["time_received"], answer["auth_id"], tags)
+        for received, job_id, status, endpoint, user, tag in found
     ]
-    app.render.job_list(rows)
+    hidden = 0
+    if not include_finished and not (app.render.as_json or app.render.quiet):
+        everything, _ = app.client().list_jobs(True)
+        hidden = max(0, len(everything["job_id"]) - len(rows))
+    app.render.job_list(rows, hidden)
 
 
-def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: float | None) -> int:
-    """Follow jobs to their end with the display the options ask for; the exit code of the outcome."""
+def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: float | None, *, outcomes: bool = True) -> int:
+    """Follow jobs to their end with the display the options ask for; the exit code of the outcome.
+
+    `outcomes`: each job's outcome line goes to stdout (not for fetch, whose stdout is the response)."""
     from kjob.follow import Followed, follow
     from kjob.render import WaitDisplay, progress_mode
 
     display = WaitDisplay(app.render, progress_mode(options["progress"], app.render.quiet, sys.stderr),
-                          log_every=options["log_every"], summary_path=os.environ.get("GITHUB_STEP_SUMMARY"))
+                          log_every=options["log_every"], summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
+                          outcomes=outcomes)
     client = app.client()
     client.on_failover = display.failover
+    client.on_retry = display.retry  # above the bars, and once per outage rather than once per poll
     started = time.monotonic()
     jobs = [Followed(ref, started=started) for ref in refs]
     display.start(jobs)

@@ -28,7 +28,13 @@ COMMANDS = {
     "history": "list the jobs kjob submitted from here",
     "endpoints": "list Kinetica's endpoints, or show one endpoint's request and response fields",
     "completion": "print the shell completion script for bash, zsh or fish",
+    "help": "show this help, or a command's (kjob help wait)",
 }
+
+# The options every cluster command shares (commands/__init__.py, cluster_options): also taken
+# before the command, as kubectl and the aws CLI take theirs (`kjob --url X status 1`).
+CLUSTER_VALUE_OPTIONS = ("--url", "--user", "--profile", "--ca-bundle", "--http-timeout", "--wire")
+CLUSTER_FLAGS = ("--password-stdin", "--insecure", "--discover", "-v", "--verbose")
 
 ENVIRONMENT = {
     "KJOB_URL": "cluster URLs, comma-separated, primary first (else KI_URL)",
@@ -46,7 +52,9 @@ ENVIRONMENT = {
 def _epilog() -> str:
     codes = "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES.items())
     env = "\n".join(f"  {name:<18} {text}" for name, text in ENVIRONMENT.items())
-    return f"Exit codes:\n{codes}\n\nEnvironment:\n{env}\n\nA REF is a job id (all digits) or a job tag (or tag:NAME)."
+    return (f"Exit codes:\n{codes}\n\nEnvironment:\n{env}\n\nA REF is a job id (digits 0-9) or a job tag (or tag:NAME), or @last.\n"
+            "Cluster options (--url, --user, --profile...) may also come before the command.\n"
+            "Durations (--timeout, --interval): seconds, or 90s, 5m, 1h30m.")
 
 
 class KjobGroup(click.Group):
@@ -58,10 +66,23 @@ class KjobGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
+        if name == "help":
+            return help_command
         module = importlib.import_module(f"kjob.commands.{name}")
         command = getattr(module, name, None) or module.list_command  # `list` shadows a builtin
         command.short_help = COMMANDS[name]
         return command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_cluster_options(args))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """A mistyped command gets "did you mean" (click suggests from commands it has loaded:
+        none, here, as they load lazily)."""
+        name = args[0]
+        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
+            raise click.exceptions.NoSuchCommand(name, possibilities=list(COMMANDS), ctx=ctx)
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context):
         # click itself turns a broken pipe into a silent exit 1, which here means "the job
@@ -91,6 +112,42 @@ def cli() -> None:
       kjob submit /execute/sql --data '{"statement": "SELECT 1"}'
       kjob status REF
     """
+
+
+def hoist_cluster_options(args: list[str]) -> list[str]:
+    """Cluster options given before the command move after it: `kjob --url X status 1` is
+    `kjob status --url X 1`. Anything else before the command is left for click to judge."""
+    moved: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        name = arg.split("=", 1)[0]
+        if name in CLUSTER_VALUE_OPTIONS and "=" not in arg and index + 1 < len(args):
+            moved += args[index : index + 2]
+            index += 2
+        elif name in CLUSTER_VALUE_OPTIONS or arg in CLUSTER_FLAGS:
+            moved.append(arg)
+            index += 1
+        else:
+            break
+    if not moved or index >= len(args) or args[index].startswith("-"):
+        return args
+    return [args[index], *moved, *args[index + 1 :]]
+
+
+@click.command(name="help")
+@click.argument("command_name", required=False, metavar="[COMMAND]")
+@click.pass_context
+def help_command(ctx: click.Context, command_name: str | None) -> None:
+    """Show kjob's help, or one command's (the same as COMMAND --help)."""
+    group = ctx.parent
+    if command_name is None:
+        click.echo(group.get_help())
+        return
+    if command_name not in COMMANDS:
+        raise click.exceptions.NoSuchCommand(command_name, possibilities=list(COMMANDS), ctx=group)
+    command = cli.get_command(group, command_name)
+    click.echo(command.get_help(click.Context(command, info_name=command_name, parent=group)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,7 +29,7 @@ from kjob.errors import (
     ProtocolError,
     ServerRefused,
 )
-from kjob.jobs import JobRef, JobState
+from kjob.jobs import JobRef, JobState, other_job, status_word
 from kjob.protocol import avro, codec, schemas
 from kjob.transport import (
     READ_CHUNK,
@@ -58,6 +58,11 @@ BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
 
 Trace = Callable[[str], None]
+
+
+def _nothing_listening(reasons: dict[str, str]) -> bool:
+    """Every cluster refused the connection: most likely a wrong URL or a server not started."""
+    return bool(reasons) and all(reason == "connection refused" for reason in reasons.values())
 
 
 class ClusterFailed(Exception):
@@ -345,9 +350,14 @@ class Client:
                 deadline = self.settings.deadline
                 if deadline is not None and time.monotonic() + pause > deadline:
                     break
-                if self.on_retry:
+                if self.on_retry and not _nothing_listening(reasons):  # that case ends in one line with a hint
                     self.on_retry(pause, dict(reasons))
                 time.sleep(pause)
+        if _nothing_listening(reasons):
+            raise NoClusterReachable(
+                f"no cluster answered {endpoint}: nothing is listening at {', '.join(reasons)} (connection refused); "
+                "give your cluster's URL with --url or KJOB_URL, or start the emulator: python -m kjob.emulator"
+            )
         tried = "; ".join(f"{cluster}: {reason}" for cluster, reason in reasons.items())
         raise NoClusterReachable(f"no cluster answered {endpoint} (tried {tried})")
 
@@ -417,7 +427,11 @@ class Client:
                 how = "by tag" if ref.tag else "by id"
                 raise JobNotFound(f"job {ref} not found on {cluster} (looked up {how}): {exc.server_message}") from None
             raise
-        return self._state(ref, cluster, answer, record)
+        state = self._state(ref, cluster, answer, record)
+        mismatch = other_job(ref, record, state)
+        if mismatch is not None:
+            raise mismatch
+        return state
 
     def get_job(self, ref: JobRef, sink=None) -> JobState:
         """One look at a job, failing over (by tag) when its cluster is gone."""
@@ -445,12 +459,12 @@ class Client:
         if record["job_id"] != NO_ID:
             job_id: int | None = record["job_id"]
         else:
-            job_id = int(answer["info"]["job_id"]) if answer["info"].get("job_id", "").isdigit() else None
+            job_id = int(answer["info"]["job_id"]) if answer["info"].get("job_id", "").isascii() and answer["info"]["job_id"].isdigit() else None
         return JobState(
             ref=ref,
             cluster=cluster,
             endpoint=answer["endpoint"],
-            job_status=answer["job_status"],
+            job_status=status_word(answer["job_status"]),
             running=answer["running"],
             progress=answer["progress"],
             successful=answer["successful"],
@@ -481,7 +495,9 @@ class Client:
                 state = self.look_up(JobRef(tag=tag), cluster)
             except JobNotFound:
                 return None
-            return Created(state.job_id or NO_ID, tag, state.endpoint, "", cluster, existed=not ours)
+            # A job of another endpoint under our tag is never ours, whatever an earlier try did.
+            return Created(state.job_id or NO_ID, tag, state.endpoint, "", cluster,
+                           existed=not ours or state.endpoint != endpoint)
 
         def attempt(cluster: str) -> Created:
             nonlocal maybe_sent

@@ -18,6 +18,7 @@ EXIT_CODES: dict[int, str] = {
     6: "credentials refused (HTTP 401)",
     7: "no cluster reachable, or no usable answer from any",
     8: "the server refused the request (an ERROR answer)",
+    10: "the job is no longer running, with a status kjob does not know (shown)",
     130: "interrupted (Ctrl-C)",
 }
 
@@ -74,6 +75,13 @@ class JobCancelled(KjobError):
     """The job was cancelled."""
 
     exit_code = 3
+
+
+class UnknownOutcome(KjobError):
+    """The job is no longer running and its status is a word kjob does not know: neither
+    success nor failure can be read from it, and waiting longer would never end."""
+
+    exit_code = 10
 
 
 class NotFinished(KjobError):

@@ -17,6 +17,7 @@ from kjob.errors import (
     KjobError,
     NoClusterReachable,
     NotFinished,
+    ProtocolError,
     ServerRefused,
 )
 from kjob.jobs import JobRef, JobState, error_for, exit_code_of
@@ -43,6 +44,7 @@ class Followed:
     missing_since: float | None = None
     unreachable_since: float | None = None
     first_progress: tuple[float, int] | None = None  # (when, progress) of the first look
+    seen_running: bool = False  # a look found it not yet ended (else it had ended before the wait)
 
     @property
     def finished(self) -> bool:
@@ -109,7 +111,7 @@ def follow(
 def _look(client, ref: JobRef) -> JobState | KjobError:
     try:
         return client.get_job(ref)
-    except (JobNotFound, NoClusterReachable, ServerRefused) as exc:
+    except (JobNotFound, NoClusterReachable, ServerRefused, ProtocolError) as exc:  # ProtocolError: another job's answer
         return exc
 
 
@@ -122,6 +124,7 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
         previous = job.state.job_status if job.state else None
         moved = job.state is None or outcome.progress > job.state.progress
         job.state, job.missing_since, job.unreachable_since = outcome, None, None
+        job.seen_running = job.seen_running or not outcome.finished
         if moved:  # a job whose progress stands still is not about to end: no early look
             job.next_poll = min(job.next_poll, _expected_end(job, outcome, now))
         job.ref = _learn(job.ref, outcome)
@@ -131,15 +134,20 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
             listener.ended(job)
         return
     if isinstance(outcome, JobNotFound):
+        first = job.missing_since is None
         job.missing_since = job.missing_since or now
         if now - job.missing_since < not_found_grace:
+            if first:
+                listener.trouble(job, f"job {job.ref} not found yet; waiting up to {not_found_grace:g} s for it to appear"
+                                      " (--not-found-grace)")
             return
     elif isinstance(outcome, NoClusterReachable):
         first = job.unreachable_since is None
         job.unreachable_since = job.unreachable_since or now
         if now - job.unreachable_since < unreachable_grace:
             if first:
-                listener.trouble(job, f"{outcome.message}; still trying for {unreachable_grace:g} s")
+                last = f"; last seen {job.state.job_status} {job.state.progress}%" if job.state else ""
+                listener.trouble(job, f"job {job.ref} unreachable{last}: {outcome.message}; still trying for {unreachable_grace:g} s")
             return
     job.error, job.ended = outcome, now
     listener.ended(job)

@@ -10,16 +10,24 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from kjob.errors import BadInput, JobCancelled, JobFailed, KjobError, NotFinished
+from kjob.errors import BadInput, JobCancelled, JobFailed, KjobError, NotFinished, ProtocolError, UnknownOutcome
 
-TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+TAG_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # used with fullmatch: no trailing newline slips through
+JOB_ID_PATTERN = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '²' and '١٢'
 LONG_MAX = (1 << 63) - 1
 
 # The exit code of each way a job can stand, and which wins when several jobs differ:
 # the first in this list that occurs decides (most severe first).
-SEVERITY = (130, 7, 6, 8, 5, 1, 3, 4, 0)
+SEVERITY = (130, 7, 6, 8, 5, 10, 1, 3, 4, 0)
 EXIT_OF_STATUS = {"DONE": 0, "RUNNING": 0, "ERROR": JobFailed.exit_code, "CANCELLED": JobCancelled.exit_code}
 TERMINAL = frozenset({"DONE", "ERROR", "CANCELLED"})
+
+
+def status_word(word: str) -> str:
+    """A server's job_status with the words kjob knows in their canonical case (`done` is DONE);
+    any other word is kept as the server wrote it, to be shown as it is."""
+    upper = word.strip().upper()
+    return upper if upper in EXIT_OF_STATUS else word
 
 
 class JobRef(NamedTuple):
@@ -31,7 +39,7 @@ class JobRef(NamedTuple):
     text: str = ""
 
     def __str__(self) -> str:
-        return self.text or (self.tag if self.tag else str(self.job_id))
+        return self.text or (ref_text(self.tag) if self.tag else str(self.job_id))
 
     def with_tag(self, tag: str | None) -> JobRef:
         return self if not tag or tag == self.tag else self._replace(tag=tag)
@@ -39,17 +47,30 @@ class JobRef(NamedTuple):
 
 def check_tag(tag: str, what: str = "tag") -> str:
     """A tag as Kinetica accepts it, or BadInput (exit 2)."""
-    if not TAG_PATTERN.match(tag):
+    if not tag:
+        raise BadInput(f"{what} is empty: give a tag (letters, digits, '_' and '-')"
+                       + (", or leave --tag out for a new unique one" if what == "tag" else ""))
+    if not TAG_PATTERN.fullmatch(tag):
         raise BadInput(f"{what} {tag!r} may hold only letters, digits, '_' and '-'")
     return tag
 
 
+def ref_text(tag: str) -> str:
+    """The REF that names the job with this tag: the tag, or `tag:NAME` for an all-digit tag
+    (which as a bare REF would name the job with that id, another job)."""
+    return f"tag:{tag}" if JOB_ID_PATTERN.fullmatch(tag) else tag
+
+
 def parse_ref(text: str) -> JobRef:
-    """REF: all digits is a job id; `tag:NAME` or anything else is a job tag."""
+    """REF: all (ASCII) digits is a job id; `tag:NAME` or anything else is a job tag.
+
+    Spaces and newlines around a REF are dropped (a REF read from a file or a pipe)."""
     raw = text.strip()
     if raw.startswith("tag:"):
         return JobRef(tag=check_tag(raw[4:], "job tag"), text=raw)
-    if raw.isdigit():
+    if raw.isdigit() and not JOB_ID_PATTERN.fullmatch(raw):
+        raise BadInput(f"job reference {raw!r} has digits other than 0-9: a job id is written in 0-9")
+    if JOB_ID_PATTERN.fullmatch(raw):
         job_id = int(raw)
         if job_id > LONG_MAX:
             raise BadInput(f"job id {raw} is too big for a job id (at most {LONG_MAX})")
@@ -81,8 +102,13 @@ class JobState(NamedTuple):
         return self.info.get("job_tag") or self.ref.tag
 
     @property
+    def known_status(self) -> bool:
+        return self.job_status in EXIT_OF_STATUS
+
+    @property
     def finished(self) -> bool:
-        return self.job_status in TERMINAL
+        """Ended: DONE, ERROR or CANCELLED, or a word kjob does not know on a job not running."""
+        return self.job_status in TERMINAL or (not self.known_status and not self.running)
 
     @property
     def error_message(self) -> str:
@@ -106,7 +132,9 @@ class JobState(NamedTuple):
 
 
 def exit_code_of(state: JobState) -> int:
-    return EXIT_OF_STATUS.get(state.job_status, NotFinished.exit_code)
+    if state.job_status in EXIT_OF_STATUS:
+        return EXIT_OF_STATUS[state.job_status]
+    return UnknownOutcome.exit_code if state.finished else NotFinished.exit_code
 
 
 def worst(codes: list[int]) -> int:
@@ -121,7 +149,27 @@ def error_for(state: JobState) -> KjobError | None:
         return JobFailed(f"job {state.ref} ended in ERROR: {state.error_message or '(no message)'}")
     if state.job_status == "CANCELLED":
         return JobCancelled(f"job {state.ref} was cancelled")
+    if state.finished and not state.known_status:
+        return UnknownOutcome(f"job {state.ref} is no longer running, with a status kjob does not know: "
+                              f"{state.job_status!r} (not DONE, ERROR or CANCELLED)")
     return None
+
+
+def other_job(ref: JobRef, sent: dict, state: JobState) -> ProtocolError | None:
+    """A /get/job answer about another job than the one asked for (`sent`: the request record).
+
+    Such an answer is never the job's outcome: following it would report another job's end."""
+    info = state.info
+    answered_tag, answered_id = info.get("job_tag", ""), info.get("job_id", "")
+    asked_tag = sent["options"].get("job_tag")
+    if asked_tag and answered_tag and answered_tag != asked_tag:
+        found = f"tag {answered_tag}"
+    elif sent["job_id"] >= 0 and answered_id.isdigit() and int(answered_id) != sent["job_id"]:
+        found = f"job id {answered_id}"
+    else:
+        return None
+    return ProtocolError(f"job {ref}: {state.cluster} answered about another job ({found}); "
+                         "not taken as this job's outcome")
 
 
 def new_tag() -> str:

@@ -14,6 +14,7 @@ from typing import IO, Any
 import click
 
 from kjob.config import redact_url
+from kjob.jobs import ref_text
 
 MAX_BARS = 20  # job bars on screen at once; the overall bar stands for the rest
 STATUS_COLOURS = {"RUNNING": "cyan", "DONE": "green", "ERROR": "red", "CANCELLED": "yellow"}
@@ -84,14 +85,14 @@ class Renderer:
         self.data(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
     def _status_word(self, status: str) -> str:
-        return click.style(status, fg=STATUS_COLOURS.get(status), bold=True) if self.out_colour else status
+        return click.style(status, fg=STATUS_COLOURS.get(status.upper()), bold=True) if self.out_colour else status
 
     def created(self, created) -> None:
         """What `submit` prints: the job, or (-q) one REF for status, wait and fetch."""
         if self.as_json:
             return self.json_line(created.as_json())
         if self.quiet:
-            return self.data(created.job_tag)
+            return self.data(ref_text(created.job_tag))
         verb = "already submitted" if created.existed else "submitted"
         self.data(f"job {created.job_id} {verb}: {created.endpoint}, tag {created.job_tag}, on {redact_url(created.cluster)}")
 
@@ -105,7 +106,7 @@ class Renderer:
             if self.as_json:
                 self.json_line(entry)
             elif self.quiet:
-                self.data(entry["job_tag"])
+                self.data(ref_text(entry["job_tag"]))
             else:
                 self.data(f"{entry['submitted_at']}  {entry['job_id']:>{id_width}}  {entry['endpoint']:<{endpoint_width}}"
                           f"  {redact_url(entry['cluster']):<{cluster_width}}  {entry['job_tag']}")
@@ -150,23 +151,29 @@ class Renderer:
             return self.data(f"{name}: {self._status_word('CANCELLED')}")
         return self.data(f"{name}: still {self._status_word(state.job_status)} after the cancel ({server_status or 'no status'})")
 
-    def job_list(self, rows: list[dict]) -> None:
-        """`kjob list`: one job a line (or a JSON object)."""
+    def job_list(self, rows: list[dict], hidden: int = 0) -> None:
+        """`kjob list`: a header, then one job a line (or a JSON object); `hidden` ended jobs left out."""
         if self.as_json:
             for row in rows:
                 self.json_line(row)
             return
         if self.quiet:
             for row in rows:
-                self.data(str(row["job_tag"] or row["job_id"]))
+                self.data(ref_text(row["job_tag"]) if row["job_tag"] else str(row["job_id"]))
             return
+        left_out = f"{hidden} ended job{'s' if hidden != 1 else ''} not shown (--all shows them)" if hidden else ""
         if not rows:
-            return self.message("kjob: no jobs")
-        id_width, status_width, endpoint_width = (max(len(str(row[key])) for row in rows) for key in ("job_id", "job_status", "endpoint"))
+            return self.message("kjob: no jobs" + (f" running; {left_out}" if left_out else ""))
+        header = {"job_id": "ID", "job_status": "STATUS", "endpoint": "ENDPOINT", "time_received": "RECEIVED", "user": "USER"}
+        width = {key: max(len(str(row[key] or "-")) for row in [header, *rows]) for key in header}
+        self.data(f"{'ID':>{width['job_id']}}  {'STATUS':<{width['job_status']}}  {'ENDPOINT':<{width['endpoint']}}"
+                  f"  {'RECEIVED':<{width['time_received']}}  {'USER':<{width['user']}}  TAG")
         for row in rows:
-            status = self._status_word(row["job_status"]) + " " * (status_width - len(row["job_status"]))
-            self.data(f"{row['job_id']:>{id_width}}  {status}  {row['endpoint']:<{endpoint_width}}  {row['time_received']}"
-                      f"  {row['user'] or '-'}  {row['job_tag'] or '-'}")
+            status = self._status_word(row["job_status"]) + " " * (width["job_status"] - len(row["job_status"]))
+            self.data(f"{row['job_id']:>{width['job_id']}}  {status}  {row['endpoint']:<{width['endpoint']}}"
+                      f"  {row['time_received']}  {row['user'] or '-':<{width['user']}}  {row['job_tag'] or '-'}")
+        if left_out:
+            self.message(f"kjob: {left_out}")
 
     def state(self, state) -> None:
         """One look at a job (`status`)."""
@@ -208,6 +215,16 @@ def _ref_label(job) -> str:
     return ref
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """Text cut to `width` from the middle: a generated tag keeps its unique end."""
+    if len(text) <= width:
+        return text
+    if width < 2:
+        return text[:width]
+    head = max(1, (width - 1) // 3)
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
 ERROR_WORDS = {5: "NOT FOUND", 6: "UNAUTHORIZED", 7: "UNREACHABLE", 8: "REFUSED"}
 
 
@@ -215,13 +232,26 @@ def _outcome_text(job) -> str:
     """The word for how a job stands: its status, or what kept kjob from seeing it."""
     if job.error is not None and job.state is None:
         return ERROR_WORDS.get(job.error.exit_code, "FAILED")
+    if not job.finished and job.unreachable_since is not None:
+        return "UNREACHABLE"
     return job.state.job_status if job.state else "UNKNOWN"
 
 
-class WaitDisplay:
-    """What `kjob wait` shows: told by the follower what happens, it draws bars or writes lines."""
+def _waited(job) -> str:
+    """How long kjob waited for a job; `already` for one that had ended before the wait began."""
+    return "already" if job.state is not None and not job.seen_running and job.finished else f"{job.elapsed:.1f} s"
 
-    def __init__(self, renderer: Renderer, mode: str, *, log_every: float, summary_path: str | None) -> None:
+
+class WaitDisplay:
+    """What `kjob wait` shows: told by the follower what happens, it draws bars or writes lines.
+
+    Outcomes are data: one line per job on stdout (or --json records), progress on stderr.
+    On a terminal with bars, stdout shares the screen: JSON records wait until the bars are
+    gone, and the summary table stands for the outcome lines.
+    """
+
+    def __init__(self, renderer: Renderer, mode: str, *, log_every: float, summary_path: str | None,
+                 outcomes: bool = True) -> None:
         self.renderer = renderer
         self.mode = mode
         self.log_every = log_every
@@ -231,6 +261,10 @@ class WaitDisplay:
         self._progress = None
         self._tasks: dict[int, Any] = {}
         self._overall = None
+        self._last_retry = ""
+        shared_screen = mode == "rich" and _is_terminal(renderer.out)
+        self._deferred: list[dict] | None = [] if shared_screen else None  # --json records held back
+        self._outcome_lines = outcomes and not (renderer.as_json or renderer.quiet or shared_screen)
 
     # the follower's listener -------------------------------------------------------------
 
@@ -247,22 +281,36 @@ class WaitDisplay:
 
     def ended(self, job) -> None:
         if self.renderer.as_json:
-            self.renderer.json_line(wait_record(job))
+            if self._deferred is not None:
+                self._deferred.append(wait_record(job))
+            else:
+                self.renderer.json_line(wait_record(job))
+        if self._outcome_lines:
+            self.renderer.data(_end_line(job))
         if self.mode == "rich":
             self._draw(job)
-        elif self.mode == "plain":
+        elif self.mode == "plain" and not self._outcome_lines:  # the outcome is not on stdout: say it here
             self.renderer.message(f"kjob: {_end_line(job)}")
-        elif job.exit_code != 0 and job.problem() is not None:
-            self.renderer.message(f"kjob: {job.problem().message}", always=True)
+        elif job.error is not None or (not self._outcome_lines and job.exit_code != 0 and job.problem() is not None):
+            self.renderer.message(f"kjob: {job.problem().message}", always=True)  # what kept kjob from the outcome
 
     def trouble(self, job, text: str) -> None:
         self._note(f"kjob: {text}")
+        if self.mode == "rich":
+            self._draw(job)
 
     def failover(self, cluster: str, reason: str) -> None:
         """Say once per cluster that the wait goes on elsewhere (bars are kept)."""
         if cluster not in self.clusters_seen:
             self.clusters_seen.add(cluster)
             self._note(failover_text(cluster, reason))
+
+    def retry(self, pause: float, reasons: dict[str, str]) -> None:
+        """No cluster answered: said once per set of reasons, not once per poll of every job."""
+        tried = "; ".join(f"{redact_url(cluster)}: {reason}" for cluster, reason in reasons.items())
+        if tried != self._last_retry:
+            self._last_retry = tried
+            self._note(f"kjob: no cluster answered ({tried}); trying again")
 
     def _note(self, text: str) -> None:
         """A line for the person watching: above the bars, or on stderr like any message."""
@@ -280,47 +328,87 @@ class WaitDisplay:
         from rich.progress import (
             BarColumn,
             Progress,
+            ProgressColumn,
             TaskProgressColumn,
-            TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.table import Column
         from rich.text import Text
 
-        class Remaining(TimeRemainingColumn):
-            """No estimate for a job that has ended, however far its bar got."""
+        display = self
+
+        class Label(ProgressColumn):
+            """A text field of the task, cut from the middle to the column's width."""
+
+            def __init__(self, field: str, width: int, style: str) -> None:
+                super().__init__(table_column=Column(width=width, no_wrap=True))
+                self.field, self.width, self.style = field, width, style
 
             def render(self, task):
-                return Text("") if task.fields.get("ended") else super().render(task)
+                return Text(shorten_middle(task.fields[self.field], self.width), style=self.style)
+
+        class State(ProgressColumn):
+            def __init__(self) -> None:
+                super().__init__(table_column=Column(width=STATE_WIDTH, no_wrap=True))
+
+            def render(self, task):
+                word = task.fields["state"]
+                return Text(word, style=task.fields["colour"])
+
+        class Remaining(TimeRemainingColumn):
+            """No estimate for a job that has ended; for all jobs, the longest job's."""
+
+            def render(self, task):
+                if task.fields.get("ended"):
+                    return Text("")
+                if task.id == display._overall:
+                    return super().render(display._longest_remaining(task))
+                return super().render(task)
 
         console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+        width = console.width
+        # Columns: REF, [endpoint], state, bar, percentage, elapsed, time left, one space apart.
+        # The endpoint goes first on a narrow screen, then the REF shrinks from the middle;
+        # the bar and the percentage always stay.
+        endpoint_width = ENDPOINT_WIDTH if width >= WIDE else 0
+        fixed = STATE_WIDTH + 4 + 7 + 7 + 6 + (endpoint_width + 1 if endpoint_width else 0)
+        labels = [len(str(job.ref)) for job in jobs] + [len(f"all {len(jobs)} jobs")]
+        ref_width = max(8, min(max(labels) + 10, MAX_REF_WIDTH, width - fixed - MIN_BAR - 1))
+        bar_width = max(MIN_BAR, min(40, width - fixed - ref_width - 1))
         # Many jobs: bars for as many running jobs as the screen holds, the rest behind the
         # overall bar, and fewer redraws (each redraw renders every visible row).
         self._rows = max(3, min(MAX_BARS, console.size.height - 8))
         crowded = len(jobs) > self._rows
-        self._progress = Progress(
-            TextColumn("{task.fields[ref]}", style="bold", markup=False),
-            TextColumn("{task.fields[endpoint]}", style="dim", markup=False),
-            TextColumn("{task.fields[state]}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            Remaining(),
-            console=console,
-            transient=False,
-            refresh_per_second=1 if crowded else 8,
-        )
+        columns = [Label("ref", ref_width, "bold")]
+        if endpoint_width:
+            columns.append(Label("endpoint", endpoint_width, "dim"))
+        columns += [State(), BarColumn(bar_width=bar_width), TaskProgressColumn(), TimeElapsedColumn(), Remaining()]
+        self._progress = Progress(*columns, console=console, transient=False, refresh_per_second=1 if crowded else 8)
         for index, job in enumerate(jobs):  # before start(): on a live display each add_task redraws
             self._tasks[id(job)] = self._progress.add_task(
-                "", total=100, ref=str(job.ref), endpoint="", state="[dim]waiting[/]", ended=False, visible=index < self._rows
+                "", total=100, ref=str(job.ref), endpoint="", state="waiting", colour="dim", ended=False,
+                visible=index < self._rows,
             )
         self._hidden = list(jobs[self._rows :])
         self._ended: set[int] = set()
         if len(jobs) > 1:
-            self._overall = self._progress.add_task("", total=100 * len(jobs), ref=f"all {len(jobs)} jobs", endpoint="", state="", ended=False)
+            self._overall = self._progress.add_task("", total=100 * len(jobs), ref=f"all {len(jobs)} jobs", endpoint="",
+                                                    state="", colour="dim", ended=False)
             self._shares: dict[int, int] = {}  # each job's part of the overall bar
             self._overall_done = 0
         self._progress.start()
+
+    def _longest_remaining(self, overall):
+        """A stand-in task for the overall bar's time left: the longest of the running jobs'."""
+        from types import SimpleNamespace
+
+        running = [task for task in self._progress.tasks if task.id != self._overall and not task.fields.get("ended")]
+        estimates = [task.time_remaining for task in running]
+        known = [estimate for estimate in estimates if estimate is not None]
+        remaining = None if not known or len(known) < len(estimates) else max(known)
+        return SimpleNamespace(finished=overall.finished, total=overall.total, time_remaining=remaining,
+                               elapsed=overall.elapsed, fields=overall.fields)
 
     def _draw(self, job) -> None:
         if self._progress is None:
@@ -331,8 +419,8 @@ class WaitDisplay:
         colour = STATUS_COLOURS.get(status, "red")
         completed = 100 if status == "DONE" else (state.progress if state else 0)
         self._progress.update(task, completed=completed, ref=_ref_label(job), endpoint=state.endpoint if state else "",
-                              state=f"[{colour}]{status}[/]", ended=job.finished)
-        if job.finished:
+                              state=status, colour=colour, ended=job.finished)
+        if job.finished and id(job) not in self._ended:  # once: a bar that ended keeps its time
             self._progress.stop_task(task)
             self._ended.add(id(job))
             self._hidden = [hidden for hidden in self._hidden if not hidden.finished]
@@ -340,21 +428,30 @@ class WaitDisplay:
                 self._progress.update(task, visible=False)
                 self._progress.update(self._tasks[id(self._hidden.pop(0))], visible=True)
         if self._overall is not None:
-            self._overall_done += completed - self._shares.get(id(job), 0)
-            self._shares[id(job)] = completed
-            self._progress.update(self._overall, completed=self._overall_done, state=f"[dim]{len(self._ended)} ended[/]")
+            share = 100 if job.finished else completed  # an ended job, however it ended, is all done
+            self._overall_done += share - self._shares.get(id(job), 0)
+            self._shares[id(job)] = share
+            self._progress.update(self._overall, completed=self._overall_done, state=f"{len(self._ended)} ended")
 
     def abort(self) -> None:
         """Stop the bars where they are, without a summary (an error ends the wait)."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+        self._flush_deferred()
+
+    def _flush_deferred(self) -> None:
+        for record in self._deferred or []:
+            self.renderer.json_line(record)
+        self._deferred = None
 
     def stop(self, jobs, timed_out: bool) -> None:
         """End the display: stop the bars, then a summary (table, line or nothing)."""
         if self._progress is not None:
             for job in jobs:
                 self._draw(job)
+            if self._overall is not None:
+                self._progress.stop_task(self._overall)
             self._progress.stop()
         if self.mode == "rich":
             self._summary_table(jobs)
@@ -365,6 +462,10 @@ class WaitDisplay:
                 counts[key] = counts.get(key, 0) + 1
             self.renderer.message("kjob: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
         running = [job for job in jobs if not job.finished]
+        if self._outcome_lines:
+            for job in running:
+                self.renderer.data(_end_line(job))
+        self._flush_deferred()
         if running and timed_out:
             names = ", ".join(f"{_ref_label(job)} ({job.state.progress}%)" if job.state else _ref_label(job) for job in running)
             self.renderer.message(f"kjob: timed out; still running on the server: {names}", always=True)
@@ -372,17 +473,41 @@ class WaitDisplay:
             write_step_summary(self.summary_path, jobs)
 
     def _summary_table(self, jobs) -> None:
-        from rich.table import Table
+        from rich.table import Column, Table
 
-        table = Table(title=None, show_edge=False, header_style="bold")
-        for column in ("job", "endpoint", "status", "time", "message"):
-            table.add_column(column)
+        console = self._progress.console
+        narrow = console.width < WIDE
+        # job, [endpoint], status, waited, message: the job column gets what the others leave.
+        others = STATE_WIDTH + 8 + (ENDPOINT_WIDTH + 3 if not narrow else 0) + 12 + 9
+        job_width = max(8, min(max(len(_ref_label(job)) for job in jobs), console.width - others))
+        table = Table(Column("job", no_wrap=True, width=job_width), title=None, show_edge=False, header_style="bold")
+        if not narrow:
+            table.add_column("endpoint", no_wrap=True)
+        for column in ("status", "waited", "message"):
+            table.add_column(column, no_wrap=column != "message")
         for job in jobs:
             status = _outcome_text(job) if job.finished else "RUNNING"
             colour = STATUS_COLOURS.get(status, "red")
-            table.add_row(_ref_label(job), job.state.endpoint if job.state else "", f"[{colour}]{status}[/]",
-                          f"{job.elapsed:.1f} s", self.renderer.clean(_problem_text(job)))
-        self._progress.console.print(table)
+            row = [shorten_middle(_ref_label(job), job_width)]
+            if not narrow:
+                row.append(job.state.endpoint if job.state else "")
+            row += [f"[{colour}]{status}[/]", _waited(job), self.renderer.clean(_problem_text(job))]
+            table.add_row(*row)
+        console.print(table)
+
+
+STATE_WIDTH = 11  # UNREACHABLE, CANCELLED, NOT FOUND...
+ENDPOINT_WIDTH = 16
+WIDE = 100  # columns from which the bars and the summary show the endpoint
+MAX_REF_WIDTH = 40
+MIN_BAR = 10
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _problem_text(job) -> str:
@@ -391,13 +516,24 @@ def _problem_text(job) -> str:
         return job.error.message
     if job.state is not None and job.state.job_status == "ERROR":
         return job.state.error_message or "(no message)"
+    if job.state is not None and job.finished and not job.state.known_status:
+        return "a status kjob does not know (not DONE, ERROR or CANCELLED)"
     return ""
 
 
 def _end_line(job) -> str:
+    """A job's outcome, one line of data: `job REF ENDPOINT: DONE (waited 2.0 s)`, `already DONE`..."""
     if job.error is not None:
         return job.error.message
-    text = f"job {_ref_label(job)} {job.state.endpoint}: {job.state.job_status} after {job.elapsed:.1f} s"
+    state = job.state
+    if state is None:
+        return f"job {_ref_label(job)}: not seen (waited {job.elapsed:.1f} s)"
+    if not job.finished:
+        text = f"job {_ref_label(job)} {state.endpoint}: still {state.job_status} {state.progress}% (waited {job.elapsed:.1f} s)"
+    elif _waited(job) == "already":
+        text = f"job {_ref_label(job)} {state.endpoint}: already {state.job_status}"
+    else:
+        text = f"job {_ref_label(job)} {state.endpoint}: {state.job_status} (waited {job.elapsed:.1f} s)"
     detail = _problem_text(job)
     return f"{text}: {detail}" if detail else text
 
@@ -413,11 +549,11 @@ def wait_record(job) -> dict[str, Any]:
 
 def write_step_summary(path: str, jobs) -> None:
     """Append a Markdown table of the jobs' outcomes (GitHub Actions' $GITHUB_STEP_SUMMARY)."""
-    lines = ["### kjob wait", "", "| job | endpoint | status | time | message |", "|---|---|---|---|---|"]
+    lines = ["### kjob wait", "", "| job | endpoint | status | waited | message |", "|---|---|---|---|---|"]
     for job in jobs:
         status = _outcome_text(job) if job.finished else "RUNNING"
         message = _problem_text(job).replace("|", "\\|")
-        lines.append(f"| {_ref_label(job)} | {job.state.endpoint if job.state else ''} | {status} | {job.elapsed:.1f} s | {message} |")
+        lines.append(f"| {_ref_label(job)} | {job.state.endpoint if job.state else ''} | {status} | {_waited(job)} | {message} |")
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n\n")

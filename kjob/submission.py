@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kjob import inputs
-from kjob.errors import BadInput, ProtocolError
+from kjob.errors import BadInput, ProtocolError, ServerRefused
 from kjob.jobs import check_tag, new_tag, tag_from_payload
 from kjob.protocol import codec, payload
 from kjob.transport import FileData
@@ -75,10 +75,10 @@ def prepare(
 ) -> Submission:
     """Read, check and encode the payload, and fix the job's tag."""
     check_endpoint(endpoint)
-    if tag and tag_from_payload_flag:
+    if tag is not None and tag_from_payload_flag:
         raise BadInput("give --tag or --tag-from-payload, not both")
-    if tag:
-        check_tag(tag)
+    if tag is not None:
+        check_tag(tag)  # an empty --tag '' is refused, never replaced by a new one
     if avro_file is not None:
         if data is not None or file is not None:
             raise BadInput("--avro sends a pre-encoded payload: do not also give --data or --file")
@@ -99,6 +99,17 @@ def prepare(
     if tag_from_payload_flag:
         tag = tag_from_payload(endpoint, source, tag_key)
     return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag())
+
+
+def check_reuse(created, endpoint: str) -> None:
+    """--if-exists reuse reports the job under the tag only when it is the same job: the same
+    endpoint. A job of another endpoint under that tag is a refusal that names both (exit 8)."""
+    if created.existed and created.endpoint != endpoint:
+        raise ServerRefused(
+            f"tag {created.job_tag!r} already names job {created.job_id}, which runs {created.endpoint}, not {endpoint}: "
+            "--if-exists reuse reports only the same job; choose another tag",
+            endpoint="/create/job", cluster=created.cluster,
+        )
 
 
 def avro_payload(path: str, encoding: str, *, digest: bool) -> tuple[bytes | FileData, Any]:

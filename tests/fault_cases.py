@@ -97,7 +97,7 @@ CASES = [
     Case("ERROR 'Kinetica is offline'", STATUS_DONE, 7, "ERROR: Kinetica is offline", fault="offline", setup=_submit_done),
     Case("an ordinary ERROR answer", STATUS_DONE, 8, "server refused /get/job on http://127.0.0.1:PORT: Emulated refusal", fault="refuse", setup=_submit_done),
     Case("credentials refused (HTTP 401)", STATUS_DONE, 6, "credentials refused by http://127.0.0.1:PORT (HTTP 401)", fault="unauthorized", setup=_submit_done),
-    Case("no server listening", ["status", "1", "--url", "http://127.0.0.1:9"], 7, "http://127.0.0.1:9: connection refused"),
+    Case("no server listening", ["status", "1", "--url", "http://127.0.0.1:9"], 7, "nothing is listening at http://127.0.0.1:9 (connection refused); give your cluster's URL with --url or KJOB_URL"),
     Case("a job that does not exist", ["status", "424242", "--url", "{url}"], 5, "job 424242 not found on http://127.0.0.1:PORT (looked up by id): Job 424242 not found"),
     Case("a tag already in use", [*SUBMIT, "--tag", "done-job", "--data", _alter()], 8, "Job tag 'done-job' already exists", setup=_submit_done),
 ]

@@ -92,12 +92,15 @@ def test_plain_output_off_a_terminal_has_no_ansi_no_carriage_returns_and_a_line_
     stderr = result.stderr.decode()
     assert result.returncode == 1
     assert not ANSI.search(stderr) and "\r" not in stderr
-    assert result.stdout == b""
     lines = stderr.splitlines()
+    outcomes = result.stdout.decode().splitlines()  # the outcome of each job is data, on stdout
+    assert not ANSI.search(result.stdout.decode()) and len(outcomes) == 2
     for tag, final in zip(tags, ("DONE", "ERROR")):
         mine = [line for line in lines if tag in line and "ended in" not in line]
-        assert [re.search(r": (RUNNING|DONE|ERROR)", line).group(1) for line in mine] == ["RUNNING", final]
-    assert any("disk full" in line for line in lines)
+        assert [re.search(r": (RUNNING|DONE|ERROR)", line).group(1) for line in mine] == ["RUNNING"]
+        assert re.fullmatch(rf"job {tag} /alter/table: {final} \(waited \d\.\d s\)" + (": disk full" if final == "ERROR" else ""),
+                            [line for line in outcomes if tag in line][0])
+    assert lines[-1] == "kjob: 1 DONE, 1 ERROR"
 
 
 def test_quiet_prints_only_errors(emulator):

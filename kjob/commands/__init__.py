@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,34 @@ class CommaList(click.ParamType):
     envvar_list_splitter = ","
 
 
+class Duration(click.ParamType):
+    """Seconds as people write them: `90`, `0.5`, `90s`, `5m`, `1h30m`, `250ms`."""
+
+    name = "DURATION"
+    PATTERN = re.compile(r"(?:([0-9]+(?:\.[0-9]*)?)h)?(?:([0-9]+(?:\.[0-9]*)?)m(?!s))?(?:([0-9]+(?:\.[0-9]*)?)s)?"
+                         r"(?:([0-9]+(?:\.[0-9]*)?)ms)?")
+
+    def __init__(self, minimum: float = 0.0) -> None:
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            text = str(value).strip().lower()
+            found = self.PATTERN.fullmatch(text) if text else None
+            if re.fullmatch(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+", text):
+                seconds = float(text)
+            elif found and any(found.groups()):
+                hours, minutes, secs, millis = (float(part) if part else 0.0 for part in found.groups())
+                seconds = hours * 3600 + minutes * 60 + secs + millis / 1000
+            else:
+                self.fail(f"{value!r} is not a duration: write seconds (90, 0.5) or 90s, 5m, 1h30m", param, ctx)
+        if not seconds >= self.minimum:  # also NaN
+            self.fail(f"{value!r} is too short: at least {self.minimum:g} s", param, ctx)
+        return seconds
+
+
 CLUSTER_OPTIONS = ("urls", "user", "password_stdin", "profile", "ca_bundle", "insecure", "http_timeout", "wire",
                    "discover", "verbose")
 
@@ -79,8 +108,8 @@ def refs_argument(command: Callable) -> Callable:
     return click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_refs)(command)
 
 
-def timeout_option(text: str = "Give up after this many seconds in all (exit 4).") -> Callable:
-    return click.option("--timeout", type=click.FloatRange(min=0), help=text)
+def timeout_option(text: str = "Give up after this long in all (exit 4): seconds, or 90s, 5m, 1h30m.") -> Callable:
+    return click.option("--timeout", type=Duration(), help=text)
 
 
 def output_options(command: Callable) -> Callable:
@@ -96,13 +125,13 @@ NOT_FOUND_GRACE = 10.0  # seconds a job may stay unknown before it counts as not
 def wait_options(command: Callable) -> Callable:
     """The options of every command that can wait for jobs (wait, submit --wait, fetch --wait)."""
     options = [
-        click.option("--interval", type=click.FloatRange(min=0.1), default=DEFAULT_INTERVAL, show_default=True,
+        click.option("--interval", type=Duration(minimum=0.1), default=DEFAULT_INTERVAL, show_default=True,
                      help="Longest pause between two looks at a job (polls start fast and back off to this)."),
         click.option("--progress", "progress", type=click.Choice(["auto", "rich", "plain", "none"]), default="auto",
                      show_default=True, help="Bars (rich), one line per change (plain) or nothing; auto: bars on a terminal."),
-        click.option("--log-every", type=click.FloatRange(min=0), default=DEFAULT_LOG_EVERY, show_default=True,
+        click.option("--log-every", type=Duration(), default=DEFAULT_LOG_EVERY, show_default=True,
                      help="Plain mode: a progress line per job at most this often (seconds)."),
-        click.option("--not-found-grace", type=click.FloatRange(min=0), default=NOT_FOUND_GRACE, show_default=True,
+        click.option("--not-found-grace", type=Duration(), default=NOT_FOUND_GRACE, show_default=True,
                      help="Seconds a job may stay unknown (a tag not yet on a backup) before it counts as not found."),
         click.option("--fail-fast", is_flag=True, help="Stop waiting when the first job ends badly."),
         click.option("--cancel-on-interrupt", is_flag=True, help="On Ctrl-C, cancel the jobs instead of leaving them running."),
@@ -123,6 +152,7 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
 
     from kjob.config import state_folder
     from kjob.history import History
+    from kjob.jobs import ref_text
 
     try:
         entries = History(state_folder(os.environ)).entries()
@@ -130,7 +160,7 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
         return []
     items = [CompletionItem("@last", help="the newest job kjob submitted")] if "@last".startswith(incomplete) else []
     for entry in reversed(entries[-50:]):
-        for text in (entry["job_tag"], str(entry["job_id"])):
+        for text in (ref_text(entry["job_tag"]), str(entry["job_id"])):
             if text.startswith(incomplete):
                 items.append(CompletionItem(text, help=f"{entry['endpoint']} {entry['submitted_at']}"))
                 break
@@ -144,7 +174,8 @@ def complete_endpoints(ctx: click.Context, param: click.Parameter, incomplete: s
     return [path for path in known_endpoints() if path.startswith(incomplete)]
 
 
-def refs_command(timeout_help: str = "Give up after this many seconds in all (exit 4).", extra: tuple = ()) -> Callable:
+def refs_command(timeout_help: str = "Give up after this long in all (exit 4): seconds, or 90s, 5m, 1h30m.",
+                 extra: tuple = ()) -> Callable:
     """A command that acts on REF...: the REFs, --timeout, `extra` options, output and cluster options."""
     decorators = [click.command(cls=KjobCommand), refs_argument, timeout_option(timeout_help), *extra,
                   output_options, cluster_options, click.pass_context]

@@ -42,7 +42,7 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
     job_ref = app.refs([ref])[0]
     if then_wait:
         waiting["progress"] = "none" if waiting["progress"] == "auto" else waiting["progress"]
-        code = run_wait(app, [job_ref], waiting, timeout)
+        code = run_wait(app, [job_ref], waiting, timeout, outcomes=False)
         if code != 0:
             ctx.exit(code)
     fetch_result(app, job_ref, raw=raw, output=output, fmt=fmt)

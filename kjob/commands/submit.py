@@ -42,7 +42,7 @@ def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file
     """Start ENDPOINT as a job with a payload from --data, --file or stdin."""
     from kjob.app import make_app, run_wait
     from kjob.jobs import JobRef
-    from kjob.submission import prepare, skeleton_for
+    from kjob.submission import check_reuse, prepare, skeleton_for
 
     if skeleton:
         from kjob.render import Renderer
@@ -55,8 +55,9 @@ def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file
                   tag=tag, tag_from_payload_flag=tag_from_payload, tag_key=tag_key)
     created = app.client().create_job(job.endpoint, job.request_encoding, job.data, job.data_str, job.tag,
                                       reuse=if_exists == "reuse")
+    check_reuse(created, job.endpoint)
     app.remember(created)
     app.render.created(created)
     if then_wait:
-        ref = JobRef(job_id=created.job_id, tag=created.job_tag, origin=created.cluster, text=created.job_tag)
+        ref = JobRef(job_id=created.job_id, tag=created.job_tag, origin=created.cluster)
         ctx.exit(run_wait(app, [ref], waiting, app.remaining()))
