@@ -80,11 +80,17 @@ class App:
 def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = False, quiet: bool = False,
              timeout: float | None = None) -> App:
     """Settings from the options (click already applied environment and profile), frozen."""
+    from kjob.sanitize import forget_secrets
+
+    forget_secrets()  # a run knows the secrets of its own settings (tests run many in one process)
     profile: Profile = ctx.meta.get("kjob.profile") or Profile()
     render = Renderer(as_json=as_json, quiet=quiet, verbose=params["verbose"])
     for warning in profile.warnings:
         render.warning(warning)
     clusters = [parse_cluster_url(url) for url in split_urls(params["urls"]) or [DEFAULT_URL]]
+    if any(cluster.password for cluster in clusters) and ctx.get_parameter_source("urls") == click.core.ParameterSource.COMMANDLINE:
+        render.warning("a password in --url shows in `ps` and in the shell's history: set KJOB_PASSWORD,"
+                       " or use --password-stdin or a profile's password_file")
     user, password, token = resolve_credentials(
         params["user"], params["password_stdin"], clusters, profile, os.environ,
         prompt=lambda text: click.prompt(text, hide_input=True, err=True),
@@ -101,7 +107,6 @@ def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = Fals
         deadline=None if timeout is None else time.monotonic() + timeout,
         discover=params["discover"],
     )
-    render.secrets = settings.secrets()
     if settings.insecure:
         render.warning("--insecure: TLS certificates are not checked")
     if params["verbose"]:

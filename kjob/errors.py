@@ -31,7 +31,9 @@ class KjobError(click.ClickException):
         super().__init__(message)
 
     def show(self, file=None) -> None:
-        click.echo(f"kjob: {self.format_message()}", file=file, err=True)
+        from kjob.sanitize import safe
+
+        click.echo(f"kjob: {safe(self.format_message())}", file=file, err=True)
 
 
 class BadInput(KjobError):
