@@ -66,8 +66,10 @@ class App:
 
     def remember(self, created) -> None:
         """Add a submitted job to kjob's record; a record that cannot be written only warns."""
+        remaining = self.remaining()  # a lock held elsewhere is waited for within the command's bounds
+        wait = self.settings.http_timeout if remaining is None else min(self.settings.http_timeout, remaining)
         try:
-            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster)
+            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster, wait=wait)
         except OSError as exc:
             self.render.warning(f"cannot record the job in {self.history.path}: {exc.strerror or exc}")
 

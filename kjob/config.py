@@ -31,6 +31,11 @@ PROFILE_OPTIONS = {
     "wire": "wire",
     "discover": "discover",
 }
+# What each option key of a profile must be, as TOML gives it (bool is not a number here).
+PROFILE_TYPES = {
+    "url": "urls", "urls": "urls", "user": "string", "ca_bundle": "string", "insecure": "boolean",
+    "http_timeout": "number", "encoding": "string", "wire": "string", "discover": "boolean",
+}
 # Profile keys kjob reads itself (secrets and where to find them).
 PROFILE_SECRETS = {"password", "password_file", "token", "token_file"}
 
@@ -167,10 +172,14 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"config file {path} is not valid TOML: {exc}") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise BadInput(f"config file {path} holds a value kjob cannot read: {str(exc).split(';')[0]}") from None
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
         raise BadInput(f"config file {path}: 'profiles' must be a table of [profiles.NAME] tables")
     chosen = name or data.get("default_profile")
+    if not isinstance(chosen, (str, type(None))):
+        raise BadInput(f"config file {path}: default_profile must be a string, not {_toml_type(chosen)}")
     if not chosen:
         return Profile(path=path)
     if chosen not in profiles or not isinstance(profiles[chosen], dict):
@@ -179,6 +188,7 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
     profile = Profile(name=chosen, path=path)
     for key, value in profiles[chosen].items():
         if key in PROFILE_OPTIONS:
+            _check_type(path, chosen, key, value)
             profile.options[PROFILE_OPTIONS[key]] = split_urls(value) if key in ("url", "urls") else value
         elif key in PROFILE_SECRETS:
             if not isinstance(value, str):
@@ -190,6 +200,30 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
     if {"password", "token"} & profile.secrets.keys() and _readable_by_others(path):
         profile.warnings.append(f"config file {path} holds a secret and is readable by others: chmod 600 {path}")
     return profile
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
+    return next((text for kind, text in names.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def _check_type(path: str, profile: str, key: str, value: Any) -> None:
+    """BadInput (exit 2) when a profile's value is not of its key's type, before click or kjob uses it."""
+    import math
+
+    kind = PROFILE_TYPES[key]
+    fits = {
+        "urls": isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value)),
+        "string": isinstance(value, str),
+        "boolean": isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+    }[kind]
+    if not fits:
+        wanted = {"urls": "a string or an array of strings", "string": "a string", "boolean": "true or false",
+                  "number": "a finite number of seconds"}[kind]
+        raise BadInput(f"config file {path}: profile {profile!r}: {key} must be {wanted}, not {_toml_type(value)}")
 
 
 def _readable_by_others(path: str) -> bool:

@@ -41,6 +41,20 @@ def _peek_option(args: list[str], name: str) -> str | None:
     return None
 
 
+class Seconds(click.FloatRange):
+    """A number of seconds: finite (nan and inf are floats, not durations) and at least `min`."""
+
+    name = "SECONDS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
 class CommaList(click.ParamType):
     """A repeatable option whose environment variable holds a comma-separated list."""
 
@@ -63,7 +77,7 @@ def cluster_options(command: Callable) -> Callable:
         click.option("--ca-bundle", type=click.Path(dir_okay=False), envvar=["KJOB_CA_BUNDLE", "REQUESTS_CA_BUNDLE"],
                      show_envvar=True, help="CA certificates to check TLS with."),
         click.option("--insecure", is_flag=True, help="Do not check TLS certificates (warns)."),
-        click.option("--http-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_HTTP_TIMEOUT,
+        click.option("--http-timeout", type=Seconds(min=0.1), default=DEFAULT_HTTP_TIMEOUT,
                      envvar="KJOB_HTTP_TIMEOUT", show_default=True, help="Seconds one HTTP call may take."),
         click.option("--wire", type=click.Choice(ENCODINGS), default="binary", show_default=True,
                      help="Encoding of kjob's own calls to the cluster."),
@@ -80,7 +94,7 @@ def refs_argument(command: Callable) -> Callable:
 
 
 def timeout_option(text: str = "Give up after this many seconds in all (exit 4).") -> Callable:
-    return click.option("--timeout", type=click.FloatRange(min=0), help=text)
+    return click.option("--timeout", type=Seconds(min=0), help=text)
 
 
 def output_options(command: Callable) -> Callable:
@@ -96,13 +110,13 @@ NOT_FOUND_GRACE = 10.0  # seconds a job may stay unknown before it counts as not
 def wait_options(command: Callable) -> Callable:
     """The options of every command that can wait for jobs (wait, submit --wait, fetch --wait)."""
     options = [
-        click.option("--interval", type=click.FloatRange(min=0.1), default=DEFAULT_INTERVAL, show_default=True,
+        click.option("--interval", type=Seconds(min=0.1), default=DEFAULT_INTERVAL, show_default=True,
                      help="Longest pause between two looks at a job (polls start fast and back off to this)."),
         click.option("--progress", "progress", type=click.Choice(["auto", "rich", "plain", "none"]), default="auto",
                      show_default=True, help="Bars (rich), one line per change (plain) or nothing; auto: bars on a terminal."),
-        click.option("--log-every", type=click.FloatRange(min=0), default=DEFAULT_LOG_EVERY, show_default=True,
+        click.option("--log-every", type=Seconds(min=0), default=DEFAULT_LOG_EVERY, show_default=True,
                      help="Plain mode: a progress line per job at most this often (seconds)."),
-        click.option("--not-found-grace", type=click.FloatRange(min=0), default=NOT_FOUND_GRACE, show_default=True,
+        click.option("--not-found-grace", type=Seconds(min=0), default=NOT_FOUND_GRACE, show_default=True,
                      help="Seconds a job may stay unknown (a tag not yet on a backup) before it counts as not found."),
         click.option("--fail-fast", is_flag=True, help="Stop waiting when the first job ends badly."),
         click.option("--cancel-on-interrupt", is_flag=True, help="On Ctrl-C, cancel the jobs instead of leaving them running."),
