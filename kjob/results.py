@@ -39,17 +39,23 @@ class BufferSink:
 
 
 class FileSink:
-    """Writes a response to an open binary file; a retry starts the file again."""
+    """Writes a response to an open binary file; a retry starts the file again (a FIFO or a
+    device, which cannot be taken back, only while nothing has gone to it)."""
 
     def __init__(self, handle: IO[bytes]) -> None:
         self.handle = handle
+        self.written = 0
 
     def begin(self, size: int) -> None:
-        self.handle.seek(0)
-        self.handle.truncate()
+        if self.handle.seekable():
+            self.handle.seek(0)
+            self.handle.truncate()
+        elif self.written:
+            raise KjobError(f"the answer broke off after {self.written} bytes went to {self.handle.name}")
 
     def write(self, chunk: bytes) -> None:
         self.handle.write(chunk)
+        self.written += len(chunk)
 
 
 class StdoutSink:

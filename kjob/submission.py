@@ -6,7 +6,6 @@ Everything is decided here before anything is sent; bad input raises BadInput (e
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,7 +128,7 @@ def avro_payload(path: str, encoding: str, *, digest: bool) -> tuple[bytes | Fil
                 raise BadInput(f"--avro: {path} is empty")
             return FileData(path, size), _file_digest(path) if digest else None
         if path == "-":
-            raw = sys.stdin.buffer.read()
+            raw = inputs.stdin_bytes("--avro").read()
         else:
             with open(path, "rb") as handle:
                 raw = handle.read()
