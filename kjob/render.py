@@ -15,7 +15,7 @@ import click
 
 from kjob.config import redact_url
 from kjob.jobs import ref_text
-from kjob.sanitize import json_visible, safe, visible
+from kjob.sanitize import json_visible, redact, safe, visible
 
 MAX_BARS = 20  # job bars on screen at once; the overall bar stands for the rest
 STATUS_COLOURS = {"RUNNING": "cyan", "DONE": "green", "ERROR": "red", "CANCELLED": "yellow"}
@@ -31,9 +31,11 @@ def colour_allowed(stream: IO[str]) -> bool:
         return False
 
 
-def json_text(value: Any) -> str:
-    """One compact line of JSON that a terminal shows as it is (kjob.sanitize.json_visible)."""
-    return json_visible(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """JSON that a terminal shows as it is (kjob.sanitize.json_visible): one compact line, or
+    indented (its line breaks are kjob's own, every string's control characters escaped)."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    return json_visible(json.dumps(value, ensure_ascii=False, indent=indent, separators=separators))
 
 
 def failover_text(cluster: str, reason: str) -> str:
@@ -118,7 +120,7 @@ class Renderer:
 
     def skeleton(self, value: dict) -> None:
         """`submit --skeleton`: a payload to fill in, one field a line."""
-        self.data(json.dumps(value, indent=2, ensure_ascii=False))
+        click.echo(redact(json_text(value, indent=2)), file=self.out)
 
     def endpoint_list(self, paths: list[str]) -> None:
         """`kjob endpoints`: one endpoint a line (or a JSON object a line)."""
