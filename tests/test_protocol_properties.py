@@ -672,7 +672,7 @@ def test_conform_names_an_unknown_field(endpoint, schema):
         ("/create/job", "data", "ok\u0100", "data"),
         ("/create/job", "data", "€", "data"),
         ("/execute/sql", "data", ["fine", "日本"], "data[1]"),
-        ("/create/job", "options", {"job_tag": 7}, "options.job_tag"),
+        ("/create/job", "options", {"job_tag": [7]}, "options.job_tag"),
     ],
 )
 def test_conform_names_the_field_out_of_range(endpoint, field, bad, named):
