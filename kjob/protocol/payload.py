@@ -341,12 +341,17 @@ def response_schema(endpoint: str) -> Schema | None:
 
 
 def read_job_response(job: dict) -> Any:
-    """A DONE job's response: `job_response` decoded (fastavro) with the response schema of the
-    job's endpoint, `bytes` fields as bytes; or `job_response_str` parsed, as the server wrote it."""
+    """A DONE job's response, `bytes` fields as bytes: `job_response` decoded (fastavro) with
+    the response schema of the job's endpoint, or `job_response_str` parsed (and read with that
+    schema when it fits)."""
     endpoint = job["endpoint"]
-    if job["response_encoding"] == "json":
-        return codec.parse_json(job["job_response_str"], f"the response of the {endpoint} job")
     found = response_schema(endpoint)
+    if job["response_encoding"] == "json":
+        parsed = codec.parse_json(job["job_response_str"], f"the response of the {endpoint} job")
+        try:  # bytes fields back to bytes, where the answer fits the schema; else as the server wrote it
+            return found.read_json(parsed) if found is not None else parsed
+        except PayloadMismatch:
+            return parsed
     if found is None:
         raise ProtocolError(f"kjob has no response schema for {endpoint}; use --raw for the bytes")
     return found.decode(job["job_response"])
