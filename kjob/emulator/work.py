@@ -98,13 +98,9 @@ def rows_for(request: dict) -> tuple[list[tuple[str, Any, str]], list[tuple]]:
     offset = max(0, request.get("offset", 0) if isinstance(request.get("offset"), int) else 0)
     limit = request.get("limit", -9999)
     end = count if not isinstance(limit, int) or limit < 0 else min(count, offset + limit)
-    columns, rows = [], []
-    for name in names:
-        index, avro_type, kind = known.get(name, (None, "string", "char64"))
-        columns.append((name, avro_type, kind))
-    for row in range(offset, end):
-        city = CITIES[row % len(CITIES)]
-        rows.append(tuple(city[known[name][0]] if name in known else f"{name} {row + 1}" for name in names))
+    columns = [(name, *known[name][1:]) if name in known else (name, "string", "char64") for name in names]
+    rows = [tuple(CITIES[row % len(CITIES)][known[name][0]] if name in known else f"{name} {row + 1}" for name in names)
+            for row in range(offset, end)]
     return columns, rows
 
 
