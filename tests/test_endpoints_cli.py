@@ -66,6 +66,12 @@ def test_a_skeleton_is_accepted_by_submit_file_as_it_is(emulator, tmp_path):
     assert emulator.ring.count() == 3
     assert json.loads(run_cli(["submit", "/alter/table", "--skeleton"]).stdout) == {
         "table_name": "", "action": "", "value": "", "options": {}}
+    both = run_cli(["submit", "/alter/table", "--skeleton", "--data", "{}"])
+    assert (both.exit_code, both.stdout) == (2, "")
+    assert both.stderr == ("kjob: --skeleton prints a payload to fill in and sends nothing: "
+                           "do not also give --data, --file or --avro\n")
+    unknown = run_cli(["submit", "/show/widgets", "--skeleton"])
+    assert unknown.exit_code == 2 and "kjob has no request schema for /show/widgets" in unknown.stderr
 
 
 def test_scalars_in_a_string_map_become_the_strings_kinetica_expects(emulator):
