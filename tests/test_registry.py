@@ -44,5 +44,5 @@ def test_one_endpoint_is_loaded_without_parsing_the_others():
 
 def test_every_registry_file_names_its_endpoint():
     for path in schemas.known_endpoints()[:: 20]:
-        with open(f"{schemas.ENDPOINTS_DIR}/{generate.file_name(path)}", encoding="utf-8") as handle:
+        with open(f"{schemas.ENDPOINTS_DIR}/{schemas.file_name(path)}", encoding="utf-8") as handle:
             assert json.load(handle)["endpoint"] == path

@@ -152,7 +152,7 @@ class Endpoint:
         self.response = RecordSchema(response, own)
 
 
-HERE = os.path.dirname(__file__)
+HERE = os.path.dirname(os.path.abspath(__file__))
 ENDPOINTS_DIR = os.path.join(HERE, "endpoints")
 
 # The endpoints kjob's client calls itself. Their records (and the wrapper) are read and
@@ -160,6 +160,11 @@ ENDPOINTS_DIR = os.path.join(HERE, "endpoints")
 OWN_ENDPOINTS = (
     "/create/job", "/get/job", "/admin/show/jobs", "/admin/alter/jobs", "/show/system/status", "/show/system/properties",
 )
+
+
+def file_name(endpoint: str) -> str:
+    """/aggregate/groupby -> aggregate_groupby.json (no endpoint path holds an underscore)."""
+    return endpoint.strip("/").replace("/", "_") + ".json"
 
 
 def _read(path: str) -> dict:
@@ -189,7 +194,7 @@ def endpoint(path: str) -> Endpoint:
     """The registered endpoint at `path` (its one file parsed); KeyError when kjob has no schema for it."""
     if path not in _paths():
         raise KeyError(path)
-    record = _read(os.path.join(ENDPOINTS_DIR, path.strip("/").replace("/", "_") + ".json"))
+    record = _read(os.path.join(ENDPOINTS_DIR, file_name(path)))
     return Endpoint(path, record["request"], record["response"])
 
 
