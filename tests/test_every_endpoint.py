@@ -118,3 +118,20 @@ def test_gpudb_runs_every_endpoint_as_a_job_on_the_emulator(instant):
         assert index == 220
     finally:
         db.__exit__(None, None, None)
+
+
+def test_gpudb_calls_endpoints_directly_on_the_emulator_in_every_encoding(instant):
+    """Not only as jobs: gpudb's own methods run on the emulator, the union of /update/records
+    in binary, JSON and snappy, and show_table's answer parses on gpudb's side (its type schemas)."""
+    for encoding in ("BINARY", "JSON", "SNAPPY"):
+        options = gpudb.GPUdb.Options()
+        options.encoding, options.timeout = encoding, 30
+        db = gpudb.GPUdb(host=instant.url, options=options)
+        try:
+            shown = db.show_table("cities")
+            assert shown.is_ok() and shown["table_name"] == "cities" and shown["table_names"] == ["cities"]
+            assert [column["name"] for column in json.loads(shown["type_schemas"][0])["fields"]] == ["id", "city", "temperature"]
+            updated = db.update_records("cities", ["id = 5"], [{"city": "Edinburgh", "temperature": None}])
+            assert updated.is_ok(), updated.get_error_msg()
+        finally:
+            db.__exit__(None, None, None)

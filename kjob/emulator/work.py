@@ -132,16 +132,27 @@ def respond(request: dict, request_schema: dict, response_schema: dict) -> dict:
             filled.add(name)
             length = 1
     for field in response_schema["fields"]:
-        kind = field["type"]
-        if length and field["name"] not in filled and isinstance(kind, dict) and kind["type"] == "array":
-            result[field["name"]] = [_item(kind["items"], field["name"], i) for i in range(length)]
+        name, kind = field["name"], field["type"]
+        if name in filled:
+            continue
+        if length and isinstance(kind, dict) and kind["type"] == "array":
+            result[name] = [_item(kind["items"], name.removesuffix("s"), i) for i in range(length)]
+        elif name in TYPE_SCHEMA_FIELDS:
+            result[name] = CITIES_TYPE
     return result
 
 
-def _item(schema: Any, list_name: str, index: int) -> Any:
-    """An item of a generated list: text names itself (`type_ids` -> "type_id_1"), the rest is empty."""
+# Fields that hold a table's Avro type: a client parses them (gpudb's show_table does).
+TYPE_SCHEMA_FIELDS = {"type_schema", "type_definition"}
+CITIES_TYPE = json.dumps({"type": "record", "name": "type_name", "fields": [
+    {"name": name, "type": avro_type} for name, avro_type, _ in SQL_COLUMNS]})
+
+
+def _item(schema: Any, name: str, index: int) -> Any:
+    """An item of a generated list named for `name`: a table type for type schemas, text that
+    names itself (`type_id_1`), the empty value otherwise."""
     if schema == "string":
-        return f"{list_name.removesuffix('s')}_{index + 1}"
+        return CITIES_TYPE if name in TYPE_SCHEMA_FIELDS else f"{name}_{index + 1}"
     return payload.empty(schema)
 
 
