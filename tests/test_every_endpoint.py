@@ -56,6 +56,8 @@ def test_every_endpoint_in_every_encoding_through_the_emulator(instant):
     checked = 0
     with requests.Session() as session:
         for endpoint in schemas.known_endpoints():
+            skeleton = payload.skeleton(schemas.endpoint(endpoint).request.schema)  # `submit --skeleton` output...
+            assert payload.to_json_value(payload.request_schema(endpoint).conform(skeleton)) == skeleton  # ...taken as it is
             value = sample_request(endpoint)
             expected = payload.to_json_value(payload.request_schema(endpoint).conform(value))
             for encoding in ENCODINGS:
