@@ -132,3 +132,16 @@ def test_submit_completes_endpoint_names():
     out = subprocess.run([sys.executable, "-c", "from kjob.cli import main; main()"], env=env, capture_output=True,
                          text=True, timeout=30).stdout
     assert out.splitlines() == ["plain,/alter/table/columns", "plain,/alter/table/metadata"]
+
+
+def test_an_insert_job_reports_what_it_did(emulator):
+    data = {"table_name": "sales", "filepaths": ["kifs://data/sales.csv"], "options": {"emulator_duration": "0"}}
+    tag = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    assert run_cli(["wait", tag, "--url", emulator.url, "-q"]).exit_code == 0
+    shown = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
+    assert shown["table_name"] == "sales" and 1 <= shown["count_inserted"] <= 999
+    assert shown["count_skipped"] == shown["count_updated"] == 0
+    assert [f["name"] for f in json.loads(shown["type_definition"])["fields"]] == ["id", "city", "temperature"]
+    again = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    assert run_cli(["wait", again, "--url", emulator.url, "-q"]).exit_code == 0
+    assert json.loads(run_cli(["fetch", again, "--url", emulator.url]).stdout) == shown  # deterministic
