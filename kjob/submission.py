@@ -51,9 +51,11 @@ def _did_you_mean(endpoint: str) -> str:
     return f" (did you mean {close}?)" if close else ""
 
 
-def skeleton_for(endpoint: str, schema_file: str | None) -> dict:
+def skeleton_for(endpoint: str, schema_file: str | None, given: tuple = ()) -> dict:
     """What `submit --skeleton` prints: every field of the request, for `submit --file`."""
     check_endpoint(endpoint)
+    if any(source is not None for source in given):
+        raise BadInput("--skeleton prints a payload to fill in and sends nothing: do not also give --data, --file or --avro")
     schema = schema_for(endpoint, schema_file, "binary")
     if not isinstance(schema.schema, dict) or schema.schema.get("type") != "record":
         raise BadInput(f"--skeleton needs a record schema; {schema.name} is not one")

@@ -66,6 +66,12 @@ def test_a_skeleton_is_accepted_by_submit_file_as_it_is(emulator, tmp_path):
     assert emulator.ring.count() == 3
     assert json.loads(run_cli(["submit", "/alter/table", "--skeleton"]).stdout) == {
         "table_name": "", "action": "", "value": "", "options": {}}
+    both = run_cli(["submit", "/alter/table", "--skeleton", "--data", "{}"])
+    assert (both.exit_code, both.stdout) == (2, "")
+    assert both.stderr == ("kjob: --skeleton prints a payload to fill in and sends nothing: "
+                           "do not also give --data, --file or --avro\n")
+    unknown = run_cli(["submit", "/show/widgets", "--skeleton"])
+    assert unknown.exit_code == 2 and "kjob has no request schema for /show/widgets" in unknown.stderr
 
 
 def test_scalars_in_a_string_map_become_the_strings_kinetica_expects(emulator):
@@ -126,3 +132,16 @@ def test_submit_completes_endpoint_names():
     out = subprocess.run([sys.executable, "-c", "from kjob.cli import main; main()"], env=env, capture_output=True,
                          text=True, timeout=30).stdout
     assert out.splitlines() == ["plain,/alter/table/columns", "plain,/alter/table/metadata"]
+
+
+def test_an_insert_job_reports_what_it_did(emulator):
+    data = {"table_name": "sales", "filepaths": ["kifs://data/sales.csv"], "options": {"emulator_duration": "0"}}
+    tag = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    assert run_cli(["wait", tag, "--url", emulator.url, "-q"]).exit_code == 0
+    shown = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
+    assert shown["table_name"] == "sales" and 1 <= shown["count_inserted"] <= 999
+    assert shown["count_skipped"] == shown["count_updated"] == 0
+    assert [f["name"] for f in json.loads(shown["type_definition"])["fields"]] == ["id", "city", "temperature"]
+    again = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    assert run_cli(["wait", again, "--url", emulator.url, "-q"]).exit_code == 0
+    assert json.loads(run_cli(["fetch", again, "--url", emulator.url]).stdout) == shown  # deterministic

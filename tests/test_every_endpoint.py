@@ -1,7 +1,8 @@
 """Every endpoint of the registry, in one test each way (not 221 parametrized ones): kjob
 encodes a payload in each request encoding, the emulator (a real HTTP server) decodes it into
 the same request and answers a response that decodes with the endpoint's schema; and the
-official client gpudb runs a sample of endpoints on the emulator and reads the answers."""
+official client gpudb sends the same bytes for every endpoint, runs it as a job on the
+emulator and reads the answer with its own schema."""
 
 from __future__ import annotations
 
@@ -17,14 +18,25 @@ from kjob.protocol import codec, payload, schemas
 ENCODINGS = ("binary", "json", "snappy")
 
 
+def filled(schema, name: str = "x"):
+    """A value of `schema` (plain JSON, as a user writes it) with something in every place: one
+    item per list and map, non-ASCII text, every byte value, 64-bit numbers, a union's every branch."""
+    if isinstance(schema, list):
+        return None if "null" in schema and name.endswith("null") else filled(schema[0], name)
+    kind = schema if isinstance(schema, str) else schema["type"]
+    if kind == "record":
+        return {field["name"]: filled(field["type"], field["name"]) for field in schema["fields"]}
+    if kind == "array":
+        return [filled(schema["items"], name)]
+    if kind == "map":
+        return {f"{name}-ключ": filled(schema["values"], name), f"{name}-null": filled(schema["values"], f"{name}-null")}
+    return {"string": f"{name}-é😀", "bytes": "".join(map(chr, range(256))), "int": -(2**31), "long": 2**62 + 1,
+            "boolean": True, "float": 1.5, "double": -2.25, "null": None}[kind]
+
+
 def sample_request(endpoint: str) -> dict:
-    """The skeleton of `endpoint` with every required string filled in."""
-    schema = schemas.endpoint(endpoint).request.schema
-    value = payload.skeleton(schema)
-    for field in schema["fields"]:
-        if "default" not in field and field["type"] == "string":
-            value[field["name"]] = f"{field['name']}-é"
-    return value
+    """A request of `endpoint` with every field filled in."""
+    return filled(schemas.endpoint(endpoint).request.schema)
 
 
 @pytest.fixture
@@ -44,6 +56,8 @@ def test_every_endpoint_in_every_encoding_through_the_emulator(instant):
     checked = 0
     with requests.Session() as session:
         for endpoint in schemas.known_endpoints():
+            skeleton = payload.skeleton(schemas.endpoint(endpoint).request.schema)  # `submit --skeleton` output...
+            assert payload.to_json_value(payload.request_schema(endpoint).conform(skeleton)) == skeleton  # ...taken as it is
             value = sample_request(endpoint)
             expected = payload.to_json_value(payload.request_schema(endpoint).conform(value))
             for encoding in ENCODINGS:
@@ -59,7 +73,7 @@ def test_every_endpoint_in_every_encoding_through_the_emulator(instant):
                 assert job["response_encoding"] == ("json" if encoding == "json" else "binary")
                 response = payload.read_job_response(job)
                 if encoding == "json":  # the JSON form must be a valid record of the response schema
-                    response = schemas.endpoint(endpoint).response.from_json_value(response)
+                    assert response == schemas.endpoint(endpoint).response.from_json_value(json.loads(job["job_response_str"]))
                 fields = schemas.endpoint(endpoint).response.field_names
                 assert list(response) == fields, (endpoint, encoding)
                 echoed = [name for name in fields if name in expected and name != "info" and response[name] == received[name]]
@@ -80,25 +94,16 @@ def test_a_payload_that_does_not_decode_is_refused_as_a_server_would(emulator):
     assert wrapped["message"].startswith("Unable to parse the /update/records payload: malformed or truncated Avro")
 
 
-SAMPLE = ("/update/records", "/aggregate/groupby", "/insert/records/fromfiles", "/create/projection",
-          "/admin/rebalance", "/show/table", "/export/records/tofiles", "/get/records/bycolumn")
-
-
-UNION_VALUES = {"expressions": ["id = 1"], "new_values_maps": [{"city": "Bergen", "temperature": None}]}
-
-
-def test_gpudb_runs_any_endpoint_as_a_job_on_the_emulator(instant):
+def test_gpudb_runs_every_endpoint_as_a_job_on_the_emulator(instant):
     """The official client submits kjob-encoded payloads (the same bytes as its own, a union
-    included) in a /create/job that is byte for byte kjob's, and decodes the answers with its
-    own schemas."""
+    included) in a /create/job that is byte for byte kjob's, for every endpoint, and decodes
+    the answers with its own schemas."""
     options = gpudb.GPUdb.Options()
     options.timeout = 30
     db = gpudb.GPUdb(host=instant.url, options=options)
     try:
-        for index, endpoint in enumerate(SAMPLE):
+        for index, endpoint in enumerate(schemas.known_endpoints()):
             value = sample_request(endpoint)
-            if endpoint == "/update/records":
-                value.update(UNION_VALUES)
             official_schema = db.gpudb_schemas[endpoint]["REQ_SCHEMA"]
             ours, _ = payload.encode_payload(payload.request_schema(endpoint), value, "binary")
             assert ours == db.encode_datum_cext(official_schema, payload.request_schema(endpoint).conform(value)), endpoint
@@ -112,11 +117,29 @@ def test_gpudb_runs_any_endpoint_as_a_job_on_the_emulator(instant):
             assert job["job_status"] == "DONE", endpoint
             decoded = db.gpudb_schemas[endpoint]["RSP_SCHEMA"].decode(job["job_response"])
             assert list(decoded) == schemas.endpoint(endpoint).response.field_names
-            if endpoint == "/update/records":
+            if endpoint == "/update/records":  # the union, both branches
                 assert payload.to_json_value(instant.ring.jobs[f"sample-{index}"].request)["new_values_maps"] == \
-                    UNION_VALUES["new_values_maps"]
+                    [{"new_values_maps-ключ": "new_values_maps-é😀", "new_values_maps-null": None}]
             if endpoint == "/aggregate/groupby":
                 columns = json.loads(decoded["response_schema_str"])
                 assert [f["name"] for f in columns["fields"]][-2:] == ["column_headers", "column_datatypes"]
+        assert index == 220
     finally:
         db.__exit__(None, None, None)
+
+
+def test_gpudb_calls_endpoints_directly_on_the_emulator_in_every_encoding(instant):
+    """Not only as jobs: gpudb's own methods run on the emulator, the union of /update/records
+    in binary, JSON and snappy, and show_table's answer parses on gpudb's side (its type schemas)."""
+    for encoding in ("BINARY", "JSON", "SNAPPY"):
+        options = gpudb.GPUdb.Options()
+        options.encoding, options.timeout = encoding, 30
+        db = gpudb.GPUdb(host=instant.url, options=options)
+        try:
+            shown = db.show_table("cities")
+            assert shown.is_ok() and shown["table_name"] == "cities" and shown["table_names"] == ["cities"]
+            assert [column["name"] for column in json.loads(shown["type_schemas"][0])["fields"]] == ["id", "city", "temperature"]
+            updated = db.update_records("cities", ["id = 5"], [{"city": "Edinburgh", "temperature": None}])
+            assert updated.is_ok(), updated.get_error_msg()
+        finally:
+            db.__exit__(None, None, None)

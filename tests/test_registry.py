@@ -44,5 +44,20 @@ def test_one_endpoint_is_loaded_without_parsing_the_others():
 
 def test_every_registry_file_names_its_endpoint():
     for path in schemas.known_endpoints()[:: 20]:
-        with open(f"{schemas.ENDPOINTS_DIR}/{generate.file_name(path)}", encoding="utf-8") as handle:
+        with open(f"{schemas.ENDPOINTS_DIR}/{schemas.file_name(path)}", encoding="utf-8") as handle:
             assert json.load(handle)["endpoint"] == path
+
+
+def test_status_reads_kjobs_own_records_without_fastavro(emulator):
+    """`kjob status` stays fast: the wrapper and /get/job are read by kjob's own Avro code
+    (avro.py says why), in every wire encoding; fastavro is for payloads and responses."""
+    from conftest import run_cli
+
+    tag = run_cli(["submit", "/alter/table", "-q", "--url", emulator.url, "--data",
+                   json.dumps({"table_name": "t", "action": "refresh", "value": ""})]).stdout.strip()
+    for wire in ("binary", "json", "snappy"):
+        code = ("import sys\nfrom kjob.cli import main\n"
+                f"try:\n    main(['status', {tag!r}, '--url', {emulator.url!r}, '--wire', {wire!r}, '-q'])\n"
+                "except SystemExit as exit:\n    print(exit.code, 'fastavro' in sys.modules)\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.split()
+        assert out[-2:] == ["0", "False"], (wire, out)

@@ -248,9 +248,12 @@ def gpudb_view(url: str, tag: str, encoding: str) -> tuple[dict, object]:
     options.encoding = encoding.upper()
     db = gpudb.GPUdb(host=url, options=options)
     job = db.get_job(-1, options={"job_tag": tag})
-    if job["response_encoding"] == "json":
-        return job, json.loads(job["job_response_str"])
-    decoded = db.gpudb_schemas[job["endpoint"]]["RSP_SCHEMA"].decode(job["job_response"])
+    if job["response_encoding"] == "json":  # Avro's JSON form: a bytes field is one character per byte
+        decoded = json.loads(job["job_response_str"])
+        fields = json.loads(db.gpudb_schemas[job["endpoint"]]["RSP_SCHEMA_STR"])["fields"]
+        decoded.update({f["name"]: decoded[f["name"]].encode("latin-1") for f in fields if f["type"] == "bytes"})
+    else:
+        decoded = db.gpudb_schemas[job["endpoint"]]["RSP_SCHEMA"].decode(job["job_response"])
     return job, {key: base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
                  for key, value in decoded.items()}
 

@@ -47,7 +47,7 @@ def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file
     if skeleton:
         from kjob.render import Renderer
 
-        return Renderer().skeleton(skeleton_for(endpoint, schema_file))
+        return Renderer().skeleton(skeleton_for(endpoint, schema_file, given=(data, file, avro_file)))
 
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)

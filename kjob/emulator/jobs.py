@@ -9,7 +9,7 @@ Payload options (in the request's own `options` map) that shape a job:
   emulator_outcome        done | error | cancelled
   emulator_error_message  the message of a job that ends in ERROR
   emulator_response_bytes pad the response to about this many bytes
-  emulator_rows           rows of an /execute/sql result set
+  emulator_rows           rows of a result set (/execute/sql, /aggregate/groupby...)
 """
 
 from __future__ import annotations

@@ -98,13 +98,9 @@ def rows_for(request: dict) -> tuple[list[tuple[str, Any, str]], list[tuple]]:
     offset = max(0, request.get("offset", 0) if isinstance(request.get("offset"), int) else 0)
     limit = request.get("limit", -9999)
     end = count if not isinstance(limit, int) or limit < 0 else min(count, offset + limit)
-    columns, rows = [], []
-    for name in names:
-        index, avro_type, kind = known.get(name, (None, "string", "char64"))
-        columns.append((name, avro_type, kind))
-    for row in range(offset, end):
-        city = CITIES[row % len(CITIES)]
-        rows.append(tuple(city[known[name][0]] if name in known else f"{name} {row + 1}" for name in names))
+    columns = [(name, *known[name][1:]) if name in known else (name, "string", "char64") for name in names]
+    rows = [tuple(CITIES[row % len(CITIES)][known[name][0]] if name in known else f"{name} {row + 1}" for name in names)
+            for row in range(offset, end)]
     return columns, rows
 
 
@@ -113,8 +109,8 @@ def respond(request: dict, request_schema: dict, response_schema: dict) -> dict:
 
     A response field named like a request field of the same type echoes it (`table_name`), a
     list named for one holds it (`table_names`: [table_name]), and the other top-level lists
-    then have as many items, so that parallel lists line up; the rest is empty or zero.
-    Dynamic-schema responses (response_schema_str) carry rows."""
+    then have as many items, so that parallel lists line up; the first `count_...` is a
+    number the request decides; the rest is empty or zero. Dynamic-schema responses carry rows."""
     request_types = {field["name"]: field["type"] for field in request_schema["fields"]}
     result = {field["name"]: payload.empty(field["type"]) for field in response_schema["fields"]}
     filled = set()
@@ -135,17 +131,33 @@ def respond(request: dict, request_schema: dict, response_schema: dict) -> dict:
             result[name] = [request[name[:-1]]]
             filled.add(name)
             length = 1
+    counted = False
     for field in response_schema["fields"]:
-        kind = field["type"]
-        if length and field["name"] not in filled and isinstance(kind, dict) and kind["type"] == "array":
-            result[field["name"]] = [_item(kind["items"], field["name"], i) for i in range(length)]
+        name, kind = field["name"], field["type"]
+        if name in filled:
+            continue
+        if length and isinstance(kind, dict) and kind["type"] == "array":
+            result[name] = [_item(kind["items"], name.removesuffix("s"), i) for i in range(length)]
+        elif name in TYPE_SCHEMA_FIELDS:
+            result[name] = CITIES_TYPE
+        elif name.startswith("count_") and kind in ("int", "long") and not counted:
+            # The first count (count_inserted, count_updated...) is what the job did: a number the request decides.
+            result[name] = 1 + int(hashlib.sha256(repr(sorted(request.items())).encode()).hexdigest(), 16) % 999
+            counted = True
     return result
 
 
-def _item(schema: Any, list_name: str, index: int) -> Any:
-    """An item of a generated list: text names itself (`type_ids` -> "type_id_1"), the rest is empty."""
+# Fields that hold a table's Avro type: a client parses them (gpudb's show_table does).
+TYPE_SCHEMA_FIELDS = {"type_schema", "type_definition"}
+CITIES_TYPE = json.dumps({"type": "record", "name": "type_name", "fields": [
+    {"name": name, "type": avro_type} for name, avro_type, _ in SQL_COLUMNS]})
+
+
+def _item(schema: Any, name: str, index: int) -> Any:
+    """An item of a generated list named for `name`: a table type for type schemas, text that
+    names itself (`type_id_1`), the empty value otherwise."""
     if schema == "string":
-        return f"{list_name.removesuffix('s')}_{index + 1}"
+        return CITIES_TYPE if name in TYPE_SCHEMA_FIELDS else f"{name}_{index + 1}"
     return payload.empty(schema)
 
 

@@ -22,10 +22,9 @@ import json
 import os
 import sys
 
+from kjob.protocol.schemas import ENDPOINTS_DIR, HERE, file_name
+
 PINNED = "7.2.3.13"
-HERE = os.path.dirname(os.path.abspath(__file__))
-ENDPOINTS_DIR = os.path.join(HERE, "endpoints")
-WRAPPER_FILE = os.path.join(HERE, "gpudb_response.json")
 
 
 def _client():
@@ -42,6 +41,7 @@ def _client():
 
 
 def _request(schema: dict, method) -> dict:
+    """The request schema with each field's default from `method`'s signature (None: no method)."""
     parameters = dict(inspect.signature(method).parameters) if method is not None else None
     fields = []
     for field in schema["fields"]:
@@ -70,11 +70,6 @@ def _record_text(schema: dict) -> str:
 def _text(record: dict) -> str:
     return (f'{{"endpoint": {json.dumps(record["endpoint"])},\n "request": {_record_text(record["request"])},\n'
             f' "response": {_record_text(record["response"])}}}\n')
-
-
-def file_name(endpoint: str) -> str:
-    """/aggregate/groupby -> aggregate_groupby.json (no endpoint path holds an underscore)."""
-    return endpoint.strip("/").replace("/", "_") + ".json"
 
 
 def build() -> dict[str, str]:

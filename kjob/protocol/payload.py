@@ -16,6 +16,7 @@ from kjob.errors import ProtocolError
 from kjob.protocol import avro, codec, schemas
 
 PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+USER, READ, WRITE = "user", "read", "write"  # what a walk checks: see Schema.conform, read_json, write_json
 
 
 class PayloadMismatch(ProtocolError):
@@ -81,30 +82,46 @@ class Schema:
         return schema
 
     def conform(self, value: Any) -> Any:
-        """The plain-JSON `value` as fastavro's datum, or PayloadMismatch naming the field."""
-        return self._conform(self.schema, value, "payload")
+        """The plain-JSON `value` a user wrote as fastavro's datum, or PayloadMismatch naming
+        the field: unknown fields are refused, defaults filled in, scalars in string maps
+        made strings."""
+        return self._conform(self.schema, value, "payload", USER)
 
-    def _conform(self, schema: Any, value: Any, path: str) -> Any:
+    def read_json(self, value: Any) -> Any:
+        """A record in Avro's JSON form (a server's answer, a JSON request) as a datum:
+        checked as conform() does, but every field must be there (no defaults) and fields it
+        does not know are left out, not refused."""
+        return self._conform(self.schema, value, self.name, READ)
+
+    def write_json(self, value: Any) -> Any:
+        """A datum in Avro's JSON form (bytes as one character per byte), checked against
+        the schema: every field must be there."""
+        return self._conform(self.schema, value, self.name, WRITE)
+
+    def _conform(self, schema: Any, value: Any, path: str, mode: str) -> Any:
+        """The one walk that checks a value against its schema, for conform, read_json and write_json."""
         schema = self.resolve(schema)
         if isinstance(schema, list):
-            return self._conform_union(schema, value, path)
+            return self._conform_union(schema, value, path, mode)
         kind = schema if isinstance(schema, str) else schema["type"]
         if kind in ("record", "error"):
-            return self._conform_record(schema, value, path)
+            return self._conform_record(schema, value, path, mode)
         if kind == "array":
-            if not isinstance(value, list):
+            if not isinstance(value, (list, tuple) if mode == WRITE else list):
                 raise _mismatch(path, "an array", value)
-            return [self._conform(schema["items"], item, f"{path}[{i}]") for i, item in enumerate(value)]
+            return [self._conform(schema["items"], item, f"{path}[{i}]", mode) for i, item in enumerate(value)]
         if kind == "map":
             if not isinstance(value, dict):
                 raise _mismatch(path, "an object (map)", value)
-            if schema["values"] == "string":  # options and the like: 1000 and true mean "1000" and "true"
+            if schema["values"] == "string" and mode == USER:  # options: 1000 and true mean "1000" and "true"
                 value = {key: _as_string(item) for key, item in value.items()}
-            return {key: self._conform(schema["values"], item, f"{path}.{key}") for key, item in value.items()}
+            return {_key(key, path): self._conform(schema["values"], item, f"{path}.{key}", mode) for key, item in value.items()}
         if kind == "enum":
             if value not in schema["symbols"]:
                 raise PayloadMismatch(f"{path}: {value!r} is not one of {', '.join(schema['symbols'])}")
             return value
+        if kind in ("fixed", "bytes") and mode == WRITE:
+            return _bytes_out(value, path)
         if kind == "fixed":
             data = _bytes(value, path)
             if len(data) != schema["size"]:
@@ -112,15 +129,16 @@ class Schema:
             return data
         return _primitive(kind, value, path)
 
-    def _conform_record(self, schema: dict, value: Any, path: str) -> dict:
+    def _conform_record(self, schema: dict, value: Any, path: str, mode: str) -> dict:
         if not isinstance(value, dict):
             raise _mismatch(path, f"an object ({schema['name']})", value)
         names = [field["name"] for field in schema["fields"]]
-        unknown = [key for key in value if key not in names]
+        unknown = [key for key in value if key not in names] if mode == USER else []
         if unknown:
             raise PayloadMismatch(f"{path}: unknown field {unknown[0]!r} ({_closest(unknown[0], names, schema['name'])})")
         prefix = "" if path == "payload" else f"{path}."
-        missing = [field["name"] for field in schema["fields"] if field["name"] not in value and "default" not in field]
+        missing = [field["name"] for field in schema["fields"]
+                   if field["name"] not in value and ("default" not in field or mode != USER)]
         if len(missing) == 1:
             raise PayloadMismatch(f"{prefix}{missing[0]}: required field is missing")
         if missing:
@@ -129,13 +147,13 @@ class Schema:
         for field in schema["fields"]:
             name = field["name"]
             given = value[name] if name in value else field["default"]
-            record[name] = self._conform(field["type"], given, prefix + name)
+            record[name] = self._conform(field["type"], given, prefix + name, mode)
         return record
 
-    def _conform_union(self, branches: list, value: Any, path: str) -> Any:
+    def _conform_union(self, branches: list, value: Any, path: str, mode: str) -> Any:
         for branch in branches:
             try:
-                return self._conform(branch, value, path)
+                return self._conform(branch, value, path, mode)
             except PayloadMismatch:
                 continue
         kinds = ", ".join(_kind_name(self.resolve(branch)) for branch in branches)
@@ -199,6 +217,19 @@ def _describe(value: Any) -> str:
 
 def _mismatch(path: str, expected: str, value: Any) -> PayloadMismatch:
     return PayloadMismatch(f"{path}: expected {expected}, got {_describe(value)}")
+
+
+def _key(key: Any, path: str) -> str:
+    if not isinstance(key, str):
+        raise PayloadMismatch(f"{path}: map keys must be strings, got {_describe(key)}")
+    return key
+
+
+def _bytes_out(value: Any, path: str) -> str:
+    """Bytes in Avro's JSON form: one character per byte."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise _mismatch(path, "bytes", value)
+    return bytes(value).decode("latin-1")
 
 
 def _bytes(value: Any, path: str) -> bytes:
@@ -310,12 +341,17 @@ def response_schema(endpoint: str) -> Schema | None:
 
 
 def read_job_response(job: dict) -> Any:
-    """A DONE job's response: `job_response` decoded (fastavro) with the response schema of the
-    job's endpoint, `bytes` fields as bytes; or `job_response_str` parsed, as the server wrote it."""
+    """A DONE job's response, `bytes` fields as bytes: `job_response` decoded (fastavro) with
+    the response schema of the job's endpoint, or `job_response_str` parsed (and read with that
+    schema when it fits)."""
     endpoint = job["endpoint"]
-    if job["response_encoding"] == "json":
-        return codec.parse_json(job["job_response_str"], f"the response of the {endpoint} job")
     found = response_schema(endpoint)
+    if job["response_encoding"] == "json":
+        parsed = codec.parse_json(job["job_response_str"], f"the response of the {endpoint} job")
+        try:  # bytes fields back to bytes, where the answer fits the schema; else as the server wrote it
+            return found.read_json(parsed) if found is not None else parsed
+        except PayloadMismatch:
+            return parsed
     if found is None:
         raise ProtocolError(f"kjob has no response schema for {endpoint}; use --raw for the bytes")
     return found.decode(job["job_response"])

@@ -3,7 +3,11 @@
 /execute/sql, /aggregate/groupby, /aggregate/unique, /aggregate/unpivot,
 /get/records/bycolumn (and any response with `response_schema_str` and
 `binary_encoded_response` / `json_encoded_response`) carry their own record schema and a
-column-oriented record: `column_1`..., `column_headers`, `column_datatypes`.
+column-oriented record: `column_1`..., `column_headers`, `column_datatypes`. Source: the
+official client reads every such response the same way (gpudb 7.2.3.13,
+`GPUdb.parse_dynamic_response`: column N is named by column_headers[N-1], from the Avro
+binary with response_schema_str, or from the JSON); these five are the endpoints for which it
+keeps a second, dynamic response schema.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ class RecordSchema:
         self.own = own
 
     @cached_property
-    def _fastavro(self):
+    def _values(self):
+        """The same schema in payload.py: fastavro for the bytes, the one validator for JSON."""
         from kjob.protocol.payload import Schema
 
         return Schema(self.schema)
@@ -91,7 +92,7 @@ class RecordSchema:
         """Avro binary of `record`; a missing field or a value of the wrong type is a ProtocolError."""
         if not self.own:
             try:
-                return self._fastavro.encode(record)
+                return self._values.encode(record)
             except ProtocolError as exc:
                 raise ProtocolError(f"{self.name}: cannot encode: {exc.message}") from exc
         out = bytearray()
@@ -102,7 +103,7 @@ class RecordSchema:
     def decode(self, data: bytes | bytearray | memoryview) -> dict:
         """Read one whole record from Avro binary; anything before or after it is an error."""
         if not self.own:
-            return self._fastavro.decode(data)
+            return self._values.decode(data)
         source = avro.Source(data)
         record = self.read(source)
         if source.remaining():
@@ -124,106 +125,21 @@ class RecordSchema:
         """The record in Avro's JSON form: `bytes` become strings of one character per byte.
 
         Every value is checked against its type, as the binary writer does."""
-        return _to_json(self.schema, record, self.name)
+        return self._json(lambda values: values.write_json(record))
 
     def from_json_value(self, value: Any) -> dict:
         """Check a parsed JSON value against the schema and turn `bytes` strings back into bytes."""
-        return _from_json(self.schema, value, self.name)
+        return self._json(lambda values: values.read_json(value))
 
+    def _json(self, walk) -> dict:
+        """payload.Schema's walk (kjob's one validator), its errors as a ProtocolError: here
+        the value is a protocol record, not the user's payload."""
+        from kjob.protocol.payload import PayloadMismatch
 
-def _to_json(schema: Any, value: Any, path: str) -> Any:
-    """A record's value in Avro's JSON form: bytes become one character per byte."""
-    return _walk(schema, value, path, _bytes_to_json, (list, tuple))
-
-
-def _from_json(schema: Any, value: Any, path: str) -> Any:
-    """A parsed JSON value as the record's value: strings of one character per byte become bytes."""
-    return _walk(schema, value, path, _bytes_from_json, (list,))
-
-
-def _bytes_to_json(value: Any, path: str) -> str:
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise ProtocolError(f"{path}: expected bytes, got {type(value).__name__}")
-    return bytes(value).decode("latin-1")
-
-
-def _bytes_from_json(value: Any, path: str) -> bytes:
-    if not isinstance(value, str):
-        raise ProtocolError(f"{path}: expected a bytes string, got {type(value).__name__}")
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError as exc:
-        raise ProtocolError(f"{path}: a bytes string holds a character above U+00FF") from exc
-
-
-def _walk(schema: Any, value: Any, path: str, convert_bytes, sequences: tuple[type, ...]) -> Any:
-    """Check `value` against `schema` (types, ranges, fields) and convert its bytes one way."""
-    if isinstance(schema, list):
-        return _walk_union(schema, value, path, convert_bytes, sequences)
-    kind = schema if isinstance(schema, str) else schema["type"]
-    if kind == "bytes":
-        return convert_bytes(value, path)
-    if kind == "record":
-        if not isinstance(value, dict):
-            raise ProtocolError(f"{path}: expected a record, got {type(value).__name__}")
-        missing = [f["name"] for f in schema["fields"] if f["name"] not in value]
-        if missing:
-            raise ProtocolError(f"{path}: field {missing[0]!r} is missing")
-        return {f["name"]: _walk(f["type"], value[f["name"]], f"{path}.{f['name']}", convert_bytes, sequences)
-                for f in schema["fields"]}
-    if kind == "array":
-        if not isinstance(value, sequences):
-            raise ProtocolError(f"{path}: expected an array, got {type(value).__name__}")
-        return [_walk(schema["items"], item, f"{path}[{i}]", convert_bytes, sequences) for i, item in enumerate(value)]
-    if kind == "map":
-        if not isinstance(value, dict):
-            raise ProtocolError(f"{path}: expected a map, got {type(value).__name__}")
-        return {_check_key(key, path): _walk(schema["values"], item, f"{path}.{key}", convert_bytes, sequences)
-                for key, item in value.items()}
-    return _check_primitive(kind, value, path)
-
-
-def _walk_union(branches: list, value: Any, path: str, convert_bytes, sequences: tuple[type, ...]) -> Any:
-    """The first branch the value fits: Kinetica's unions are ["string", "null"] and the like."""
-    for branch in branches:
         try:
-            return _walk(branch, value, path, convert_bytes, sequences)
-        except ProtocolError:
-            continue
-    kinds = ", ".join(b if isinstance(b, str) else str(b.get("type")) for b in branches)
-    raise ProtocolError(f"{path}: a {type(value).__name__} fits none of {kinds}")
-
-
-def _check_key(key: Any, path: str) -> str:
-    if not isinstance(key, str):
-        raise ProtocolError(f"{path}: map keys must be strings, got {type(key).__name__}")
-    return key
-
-
-_RANGES = {"int": (avro.INT_MIN, avro.INT_MAX), "long": (avro.LONG_MIN, avro.LONG_MAX)}
-
-
-def _check_primitive(kind: str, value: Any, path: str) -> Any:
-    """A JSON-form primitive of the right type (and, for int and long, range)."""
-    expected = _JSON_TYPES.get(kind)
-    if expected is None:
-        raise ProtocolError(f"{path}: schema type {kind!r} is not one of kjob's protocol types")
-    if not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool)):
-        raise ProtocolError(f"{path}: expected {kind}, got {type(value).__name__}")
-    if kind in _RANGES and not _RANGES[kind][0] <= value <= _RANGES[kind][1]:
-        raise ProtocolError(f"{path}: {value} is out of range for {kind}")
-    return value
-
-
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "boolean": (bool,),
-    "int": (int,),
-    "long": (int,),
-    "float": (int, float),
-    "double": (int, float),
-    "null": (type(None),),
-}
+            return walk(self._values)
+        except PayloadMismatch as exc:
+            raise ProtocolError(exc.message) from None
 
 
 class Endpoint:
@@ -236,7 +152,7 @@ class Endpoint:
         self.response = RecordSchema(response, own)
 
 
-HERE = os.path.dirname(__file__)
+HERE = os.path.dirname(os.path.abspath(__file__))
 ENDPOINTS_DIR = os.path.join(HERE, "endpoints")
 
 # The endpoints kjob's client calls itself. Their records (and the wrapper) are read and
@@ -244,6 +160,11 @@ ENDPOINTS_DIR = os.path.join(HERE, "endpoints")
 OWN_ENDPOINTS = (
     "/create/job", "/get/job", "/admin/show/jobs", "/admin/alter/jobs", "/show/system/status", "/show/system/properties",
 )
+
+
+def file_name(endpoint: str) -> str:
+    """/aggregate/groupby -> aggregate_groupby.json (no endpoint path holds an underscore)."""
+    return endpoint.strip("/").replace("/", "_") + ".json"
 
 
 def _read(path: str) -> dict:
@@ -273,7 +194,7 @@ def endpoint(path: str) -> Endpoint:
     """The registered endpoint at `path` (its one file parsed); KeyError when kjob has no schema for it."""
     if path not in _paths():
         raise KeyError(path)
-    record = _read(os.path.join(ENDPOINTS_DIR, path.strip("/").replace("/", "_") + ".json"))
+    record = _read(os.path.join(ENDPOINTS_DIR, file_name(path)))
     return Endpoint(path, record["request"], record["response"])
 
 
