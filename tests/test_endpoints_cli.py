@@ -22,8 +22,9 @@ def test_endpoints_lists_every_endpoint_one_a_line():
 def test_endpoints_by_substring_and_by_glob():
     assert run_cli(["endpoints", "records/from"]).stdout.splitlines() == [
         "/get/records/fromcollection", "/insert/records/fromfiles", "/insert/records/frompayload", "/insert/records/fromquery"]
-    assert run_cli(["endpoints", "/show/system/*"]).stdout.splitlines() == [
-        "/show/system/properties", "/show/system/status", "/show/system/timing"]
+    for glob in ("/show/system/*", "show/system/*"):  # the leading / is optional, as in the substring form
+        assert run_cli(["endpoints", glob]).stdout.splitlines() == [
+            "/show/system/properties", "/show/system/status", "/show/system/timing"]
     assert [json.loads(line) for line in run_cli(["endpoints", "/admin/re*", "--json"]).stdout.splitlines()][:2] == [
         {"endpoint": "/admin/rebalance"}, {"endpoint": "/admin/remove/host"}]
 
@@ -88,6 +89,8 @@ def test_bad_payloads_say_what_and_send_nothing(emulator):
     cases = {
         '{"tabel_name": "t", "action": "a", "value": ""}':
             "kjob: payload: unknown field 'tabel_name' (did you mean 'table_name'?)\n",
+        '{"tabel_name": "t", "acton": "a", "value": ""}':
+            "kjob: payload: unknown fields 'tabel_name' (did you mean 'table_name'?), 'acton' (did you mean 'action'?)\n",
         "{}": "kjob: table_name, action, value: required fields are missing\n",
         '{"table_name": "t", "action": "a", "value": "", "options": {"x": {"y": 1}}}':
             "kjob: options.x: expected a string, got dict\n",

@@ -134,8 +134,10 @@ class Schema:
             raise _mismatch(path, f"an object ({schema['name']})", value)
         names = [field["name"] for field in schema["fields"]]
         unknown = [key for key in value if key not in names] if mode == USER else []
-        if unknown:
-            raise PayloadMismatch(f"{path}: unknown field {unknown[0]!r} ({_closest(unknown[0], names, schema['name'])})")
+        if unknown:  # every one in one line, each with its likely meaning
+            described = ", ".join(f"{key!r} ({_closest(key, names, schema['name'])})" for key in unknown)
+            plural = "s" if len(unknown) > 1 else ""
+            raise PayloadMismatch(f"{path}: unknown field{plural} {described}")
         prefix = "" if path == "payload" else f"{path}."
         missing = [field["name"] for field in schema["fields"]
                    if field["name"] not in value and ("default" not in field or mode != USER)]

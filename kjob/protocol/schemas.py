@@ -204,11 +204,13 @@ def find_endpoint(path: str) -> Endpoint | None:
 
 
 def match_endpoints(pattern: str) -> list[str]:
-    """The endpoints a pattern names: a glob (`/show/*`) or a substring (`records`)."""
+    """The endpoints a pattern names: a glob (`/show/*`, `show/*`: the leading / is optional)
+    or a substring (`records`)."""
     if any(char in pattern for char in "*?["):
         from fnmatch import fnmatchcase
 
-        return [path for path in known_endpoints() if fnmatchcase(path, pattern)]
+        rooted = pattern if pattern.startswith(("/", "*")) else "/" + pattern
+        return [path for path in known_endpoints() if fnmatchcase(path, rooted)]
     return [path for path in known_endpoints() if pattern in path]
 
 
