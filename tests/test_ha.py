@@ -43,7 +43,8 @@ def test_wait_goes_on_on_the_backup_when_the_primary_stops(ring):
     assert ended[by_id["job_tag"]]["job_status"] == "DONE"
     assert ended[by_tag["job_tag"]]["job_status"] == "ERROR"
     assert {record["cluster"] for record in ended.values()} == {ring.backup.url}
-    assert ended[by_id["job_tag"]]["job_id"] != by_id["job_id"]  # the backup numbers its jobs itself
+    on_backup = run_cli(["status", by_id["job_tag"], "--url", ring.backup.url, "--json"])
+    assert ended[by_id["job_tag"]]["job_id"] == json.loads(on_backup.stdout)["job_id"]  # the backup's own number
     assert stderr.decode().count(f"going on with {ring.backup.url}") == 1
     assert ring.job_count() == 2
 

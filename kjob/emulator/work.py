@@ -6,22 +6,15 @@ import hashlib
 import json
 from typing import Any
 
-from kjob.protocol import payload, schemas
+from kjob.emulator import sql
+from kjob.protocol import schemas
 
 VERSION = "7.2.3.13"
 
-SYSTEM_STATUS = {"status": "running", "version": VERSION, "ha_status": "running"}
+SYSTEM_STATUS = {"status": "running", "version": VERSION}
 
-# A small, fixed data set that every SELECT of the emulator answers from.
-CITIES = [
-    (1, "Amsterdam", 11.2),
-    (2, "Boston", 9.8),
-    (3, "Chennai", 32.4),
-    (4, "Dakar", 27.1),
-    (5, "Edinburgh", None),
-    (6, "Florence", 16.9),
-]
-SQL_COLUMNS = [("id", "long", "long"), ("city", "string", "char16"), ("temperature", ["double", "null"], "double")]
+# GET / on a running server answers this short text (what a browser or a load balancer sees).
+ROOT_TEXT = b"Kinetica is running\n"
 
 
 def system_properties(own_url: str, ring_urls: list[str]) -> dict[str, str]:
@@ -35,46 +28,10 @@ def system_properties(own_url: str, ring_urls: list[str]) -> dict[str, str]:
     }
 
 
-def system_status() -> dict:
-    return {"status_map": {"system": json.dumps(SYSTEM_STATUS)}, "info": {}}
-
-
-def sql_result(statement: str, encoding: str, rows: int | None = None) -> dict:
-    """An /execute/sql response: SELECTs answer a column-oriented result set, others a count."""
-    verb = statement.strip().split(None, 1)[0].upper() if statement.strip() else ""
-    base = {
-        "count_affected": 0,
-        "response_schema_str": "",
-        "binary_encoded_response": b"",
-        "json_encoded_response": "",
-        "total_number_of_records": 0,
-        "has_more_records": False,
-        "paging_table": "",
-        "info": {},
-    }
-    if verb not in ("SELECT", "WITH", "SHOW", "DESCRIBE"):
-        base["count_affected"] = int(hashlib.sha256(statement.encode()).hexdigest(), 16) % 1000
-        return base
-    selected = CITIES if rows is None else [CITIES[i % len(CITIES)] for i in range(rows)]
-    dynamic = {
-        "type": "record",
-        "name": "generic_response",
-        "fields": [{"name": f"column_{i + 1}", "type": {"type": "array", "items": avro_type}} for i, (_, avro_type, _) in enumerate(SQL_COLUMNS)]
-        + [
-            {"name": "column_headers", "type": {"type": "array", "items": "string"}},
-            {"name": "column_datatypes", "type": {"type": "array", "items": "string"}},
-        ],
-    }
-    columns: dict[str, Any] = {f"column_{i + 1}": [row[i] for row in selected] for i in range(len(SQL_COLUMNS))}
-    columns["column_headers"] = [name for name, _, _ in SQL_COLUMNS]
-    columns["column_datatypes"] = [kind for _, _, kind in SQL_COLUMNS]
-    base["response_schema_str"] = json.dumps(dynamic)
-    if encoding == "json":
-        base["json_encoded_response"] = json.dumps(columns)
-    else:
-        base["binary_encoded_response"] = payload.Schema(dynamic).encode(columns)
-    base["total_number_of_records"] = len(selected)
-    return base
+def system_status(draining: bool = False) -> dict:
+    """/show/system/status: `system` says running; the HA drain state is a key of its own."""
+    ha_status = {"drained": "draining" if draining else "drained"}
+    return {"status_map": {"system": json.dumps(SYSTEM_STATUS), "ha_status": json.dumps(ha_status)}, "info": {}}
 
 
 def alter_table_result(request: dict) -> dict:
@@ -103,18 +60,20 @@ def blank(schema: Any) -> Any:
     return empty.get(kind)
 
 
-def run(endpoint: str, request: dict | None, cluster_urls: list[str], padding: int = 0) -> dict:
+def run(endpoint: str, request: dict | None, cluster_urls: list[str], padding: int = 0,
+        database: sql.Database | None = None) -> dict:
     """The response record of `endpoint` for `request` (None: a payload too large to keep).
 
+    SQL runs on the ring's `database` (a statement it refuses raises sql.SqlError).
     `padding` adds that many bytes to the response's `info` (key `emulator_padding`), so a
     job's response can be as large as a benchmark asks.
     """
     if request is None:
         result = blank(schemas.endpoint(endpoint).response.schema)
-    elif endpoint == "/execute/sql":
-        options = request.get("options", {})
-        rows = int(options["emulator_rows"]) if "emulator_rows" in options else None
-        result = sql_result(request["statement"], request.get("encoding", "binary"), rows)
+    elif endpoint == "/execute/sql" and database is not None:
+        result = database.execute_sql(request)
+    elif endpoint == "/get/records/bycolumn" and database is not None:
+        result = database.records_by_column(request)
     elif endpoint == "/alter/table":
         result = alter_table_result(request)
     elif endpoint == "/show/system/status":
