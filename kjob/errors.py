@@ -18,6 +18,8 @@ EXIT_CODES: dict[int, str] = {
     6: "credentials refused (HTTP 401)",
     7: "no cluster reachable, or no usable answer from any",
     8: "the server refused the request (an ERROR answer)",
+    10: "fetch: a partial result (the server cut it; `fetch --all` gets every row)",
+    11: "submit: whether the job was started is not known (look it up by the tag printed)",
     130: "interrupted (Ctrl-C)",
 }
 
@@ -98,6 +100,19 @@ class NoClusterReachable(KjobError):
     """Every configured cluster failed (connection, timeout, 5xx); says which and why."""
 
     exit_code = 7
+
+
+class PartialResult(KjobError):
+    """The rows written are only part of the result: the server cut it at its maximum."""
+
+    exit_code = 10
+
+
+class SubmitUncertain(KjobError):
+    """A submit whose first try may have arrived, and whose look-up of the tag got an answer
+    kjob cannot classify: a second job must not be started, success must not be claimed."""
+
+    exit_code = 11
 
 
 class Interrupted(KjobError):

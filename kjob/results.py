@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from kjob.errors import BadInput, KjobError
+from kjob.errors import BadInput, KjobError, PartialResult
 from kjob.files import atomic_output
 from kjob.jobs import JobState
 from kjob.protocol import payload, records
-from kjob.render import colour_allowed, write_response, write_rows
+from kjob.render import RowStream, colour_allowed, write_response, write_rows
 
 SQL_ONLY_FORMATS = ("csv", "table")
 
@@ -68,13 +68,15 @@ class StdoutSink:
         self.written += len(chunk)
 
 
-def check_format(raw: bool, fmt: str | None) -> None:
+def check_format(raw: bool, fmt: str | None, every: bool = False) -> None:
     """Options that cannot go together, refused before anything is sent."""
     if raw and fmt:
         raise BadInput("--raw writes the response's bytes; --format does not apply")
+    if every and (raw or (fmt or "json") not in RowStream.FORMATS):
+        raise BadInput("--all streams every row of a result: use --format json, jsonl or csv (not --raw)")
 
 
-def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None) -> None:
+def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None, every: bool = False) -> None:
     """Get a DONE job's response and write it as asked (anything else raises its error)."""
     from kjob.app import finished_job
 
@@ -92,10 +94,13 @@ def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None) -> None:
         return
     sink = BufferSink()
     state = finished_job(app, ref, sink)
-    write_decoded(state, sink, output, fmt)
+    write_decoded(state, sink, output, fmt, app if every else None)
 
 
-def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: str | None) -> None:
+def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: str | None, pager=None) -> None:
+    """The decoded response; SQL rows as asked. A result the server cut is said on stderr
+    (PartialResult, once the rows are written), or, given `pager` (the app: fetch --all),
+    completed from its paging table."""
     fmt = fmt or "json"
     is_sql = state.endpoint == "/execute/sql"
     if fmt in SQL_ONLY_FORMATS and not is_sql:
@@ -107,9 +112,39 @@ def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: st
     if is_sql and fmt != "response":
         headers, rows = records.sql_rows(value)
         rows = [payload.to_json_value(row) for row in rows]
-        return _write_text(output, lambda stream, pretty, colour: write_rows(stream, fmt, headers, rows, pretty=pretty, colour=colour))
+        more = bool(value.get("has_more_records"))
+        if more and pager is not None and value.get("paging_table"):
+            return _write_text(output, lambda stream, pretty, colour: _write_all_pages(pager, value, headers, rows, stream, fmt, pretty))
+        _write_text(output, lambda stream, pretty, colour: write_rows(stream, fmt, headers, rows, pretty=pretty, colour=colour))
+        if more:
+            table = value.get("paging_table") or ""
+            rest = f"`fetch --all` reads the rest from paging table {table}" if table else "the server named no paging table"
+            raise PartialResult(f"partial result: {len(rows)} of {value.get('total_number_of_records')} rows "
+                                f"(the server's max_get_records_size or the statement's limit); {rest}")
+        return None
     one_line = fmt == "jsonl"
     return _write_text(output, lambda stream, pretty, colour: write_response(stream, value, pretty=pretty and not one_line))
+
+
+def _write_all_pages(app, value: dict, headers: list[str], first: list[dict], stream: IO[str], fmt: str, pretty: bool) -> None:
+    """The first page, then the paging table read with /get/records/bycolumn a page at a time:
+    each page is decoded, written and let go, so memory stays flat whatever the row count."""
+    rows_out = RowStream(stream, fmt, headers, pretty=pretty)
+    rows_out.write(first)
+    table, total, size = value["paging_table"], value["total_number_of_records"], max(1, len(first))
+    encoding = "json" if app.settings.wire == "json" else "binary"
+    offset = len(first)
+    while offset < total:
+        record = {"table_name": table, "column_names": headers, "offset": offset, "limit": size, "encoding": encoding, "options": {}}
+        answer, _ = app.client().call("/get/records/bycolumn", record)
+        _, page = records.sql_rows(answer)
+        if not page:
+            raise PartialResult(f"partial result: paging table {table} ended after {offset} of {total} rows")
+        rows_out.write([payload.to_json_value(row) for row in page])
+        offset += len(page)
+        if not answer["has_more_records"]:
+            break
+    rows_out.close()
 
 
 def _write_text(output: str | None, write: Callable[[IO[str], bool, bool], None]) -> None:
