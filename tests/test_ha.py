@@ -101,7 +101,7 @@ def test_at_last_with_an_empty_record_is_exit_2():
     assert result.exit_code == 2 and "record is empty" in result.stderr
 
 
-@pytest.mark.parametrize("fault", ["http-503", "offline", "exiting", "drop", "html", "garbage", "shutting-down"])
+@pytest.mark.parametrize("fault", ["http-503", "offline", "exiting", "drop", "garbage", "shutting-down", "draining"])
 def test_status_moves_on_from_a_failing_primary(ring, fault):
     job = submit(ring, alter(0))
     ring.primary.faults.add(fault)
@@ -109,6 +109,43 @@ def test_status_moves_on_from_a_failing_primary(ring, fault):
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["cluster"] == ring.backup.url
     assert f"going on with {ring.backup.url}" in result.stderr
+
+
+def test_a_text_answer_fails_over_only_with_a_5xx(ring):
+    """As the Java client: an HTML page with HTTP 200 (a proxy) is final; text with a 503 fails over."""
+    job = submit(ring, alter(0))
+    ring.primary.faults.add("html")
+    result = run_cli(["status", job["job_tag"], *urls(ring)])
+    assert result.exit_code == 7 and ring.backup.url not in result.stderr
+    assert result.stderr == (f"kjob: {ring.url} answered /get/job with HTTP 200 and an HTML page (a proxy?), "
+                             "not a Kinetica answer\n")
+
+
+def test_a_failed_call_rechecks_the_cluster_and_stays_when_it_is_running(ring):
+    """One 503, then the primary's /show/system/status says running and not draining: kjob stays."""
+    job = submit(ring, alter(0))
+    ring.primary.faults.add("http-503@/get/job*1")
+    result = run_cli(["status", job["job_tag"], *urls(ring), "--json", "--verbose"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["cluster"] == ring.url
+    assert f"{ring.url}: running" in result.stderr and "going on with" not in result.stderr
+
+
+def test_a_draining_cluster_is_left_after_the_recheck(ring):
+    job = submit(ring, alter(0))
+    ring.primary.faults.add("draining")
+    result = run_cli(["status", job["job_tag"], *urls(ring), "--json", "--verbose"])
+    assert json.loads(result.stdout)["cluster"] == ring.backup.url
+    assert f"{ring.url}: running, draining" in result.stderr
+
+
+@pytest.mark.parametrize("fault, status", [("unauthorized", 401), ("forbidden", 403)])
+def test_401_and_403_on_the_primary_never_fail_over(ring, fault, status):
+    job = submit(ring, alter(0))
+    ring.primary.faults.add(fault)
+    result = run_cli(["status", job["job_tag"], *urls(ring)])
+    assert result.exit_code == 6 and f"(HTTP {status})" in result.stderr
+    assert ring.backup.url not in result.stderr
 
 
 def test_401_on_the_primary_never_fails_over(ring):

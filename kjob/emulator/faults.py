@@ -17,6 +17,7 @@ MODES = {
     "http-503": "answer HTTP 503",
     "http-504": "answer HTTP 504",
     "unauthorized": "answer HTTP 401 with an ERROR 'Insufficient credentials'",
+    "forbidden": "answer HTTP 403 with an ERROR 'Insufficient credentials'",
     "offline": "answer HTTP 400 with an ERROR 'Kinetica is offline'",
     "exiting": "answer HTTP 400 with an ERROR 'Kinetica is exiting'",
     "shutting-down": "answer HTTP 400 with an ERROR 'System shutting down'",

@@ -234,8 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
         if mode in ("http-500", "http-502", "http-503", "http-504"):
             status = int(mode[5:])
             return self._send(status, f"{status} emulated\n".encode(), "text/plain")
-        if mode == "unauthorized":
-            return self._send_unauthorized(encoding)
+        if mode in ("unauthorized", "forbidden"):
+            return self._send_unauthorized(encoding, 403 if mode == "forbidden" else 401)
         auth_id = cluster.credentials.identify(self.headers.get("Authorization"))
         if auth_id is None:
             return self._send_unauthorized(encoding)
@@ -350,10 +350,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(status, body, content_type, length=len(body), cut=len(body) // 2)
         self._send(status, body, content_type, trickle=mode == "trickle")
 
-    def _send_unauthorized(self, encoding: str) -> None:
+    def _send_unauthorized(self, encoding: str, status: int = 401) -> None:
         """HTTP 401 with an ERROR wrapper, as Kinetica answers refused credentials."""
         body = codec.encode_error(UNAUTHORIZED_MESSAGE, codec.response_encoding(encoding))
-        self._send(401, body, codec.CONTENT_TYPES[codec.response_encoding(encoding)],
+        self._send(status, body, codec.CONTENT_TYPES[codec.response_encoding(encoding)],
                    extra={"WWW-Authenticate": 'Basic realm="GPUdb"'})
 
     def _send_json(self, status: int, value: dict) -> None:
