@@ -247,9 +247,9 @@ class Client:
     def _check_head(self, cluster: str, endpoint: str, status: int, content_type: str) -> None:
         """What the status line and Content-Type alone say: 401/403, a failover status, not Kinetica.
 
-        A text answer is a failover condition only with a 5xx status (as the Java client has
-        it); any other text answer is no Kinetica answer at all, and final. The answer to a
-        snappy request is Avro binary, whether typed application/octet-stream or x-snappy."""
+        A text answer fails over only with 500/502/503/504 (as the Java client has it, and
+        those fail over above); any other text answer is no Kinetica answer at all, and final.
+        The answer to a snappy request is Avro binary, typed application/octet-stream or x-snappy."""
         if status in UNAUTHORIZED_STATUSES:
             raise CredentialsRefused(
                 f"credentials refused by {cluster} (HTTP {status}): check KJOB_USER and KJOB_PASSWORD, or KJOB_TOKEN"
@@ -262,8 +262,6 @@ class Client:
         media_type = content_type.split(";")[0].strip().lower()
         if media_type.startswith("text/"):
             shown = "an HTML page (a proxy?)" if media_type == "text/html" else f"{media_type} text"
-            if status >= 500:
-                raise ClusterFailed(f"HTTP {status} with {shown}, not a Kinetica answer")
             raise ProtocolError(f"{cluster} answered {endpoint} with HTTP {status} and {shown}, not a Kinetica answer")
         if media_type in codec.CONTENT_TYPES.values() and media_type not in accepted:
             raise ClusterFailed(f"answered {media_type}, expected {expected}")
