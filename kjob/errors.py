@@ -15,7 +15,7 @@ EXIT_CODES: dict[int, str] = {
     3: "the job was CANCELLED",
     4: "timed out, or the job has not finished",
     5: "job not found",
-    6: "credentials refused (HTTP 401)",
+    6: "credentials refused (HTTP 401 or 403)",
     7: "no cluster reachable, or no usable answer from any",
     8: "the server refused the request (an ERROR answer)",
     10: "fetch: a partial result (the server cut it; `fetch --all` gets every row)",
@@ -91,7 +91,7 @@ class JobNotFound(KjobError):
 
 
 class CredentialsRefused(KjobError):
-    """HTTP 401: never retried, never failed over."""
+    """HTTP 401 or 403: never retried, never failed over."""
 
     exit_code = 6
 
