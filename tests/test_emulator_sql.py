@@ -167,3 +167,23 @@ def test_official_client_pages_a_result_through_the_paging_table(paged, client_e
     assert list(decoded.records["i"]) == [11, 12] and list(decoded.records["sq"]) == [121, 144]
     refused = db.execute_sql("SELECT * FROM missing_table")
     assert not refused.is_ok() and "no such table: missing_table" in refused.get_error_msg()
+
+
+def test_a_partial_result_to_a_file_is_written_and_said(paged, tmp_path):
+    tag = sql_job(paged.url, TWELVE)
+    out = tmp_path / "rows.csv"
+    result = run_cli(["fetch", tag, "--url", paged.url, "--format", "csv", "-o", str(out)])
+    assert result.exit_code == 10 and "partial result: 5 of 12 rows" in result.stderr
+    assert out.read_text() == "i,sq\n1,1\n2,4\n3,9\n4,16\n5,25\n"
+
+
+@pytest.mark.parametrize("sql_encoding", ["binary", "json"])
+def test_blobs_and_mixed_columns_encode_in_both_sql_encodings(emulator, sql_encoding):
+    data = json.dumps({"statement": "SELECT X'00ff' AS blob, 1 AS n UNION ALL SELECT X'41', 2.5", "encoding": sql_encoding,
+                       "options": {"emulator_duration": "0"}})
+    tag = run_cli(["submit", "/execute/sql", "-q", "--url", emulator.url, "--data", data]).stdout.strip()
+    result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "jsonl", "--wait"])
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["n"] for row in rows] == [1.0, 2.5]
+    assert [row["blob"] for row in rows] == ["\u0000\u00ff", "A"]

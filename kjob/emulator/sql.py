@@ -157,8 +157,8 @@ def encode_columns(names: list[str], rows: list[tuple], encoding: str) -> dict:
         {"name": "column_datatypes", "type": {"type": "array", "items": "string"}},
     ]}
     encoded = {"response_schema_str": json.dumps(schema), "binary_encoded_response": b"", "json_encoded_response": ""}
-    if encoding == "json":
-        encoded["json_encoded_response"] = json.dumps(columns)
+    if encoding == "json":  # bytes as Avro's JSON form has them: one character per byte
+        encoded["json_encoded_response"] = json.dumps(columns, default=lambda value: value.decode("latin-1"))
     else:
         encoded["binary_encoded_response"] = payload.Schema(schema).encode(columns)
     return encoded
