@@ -547,7 +547,13 @@ class Client:
             info = answer["info"]
             return Created(answer["job_id"], info.get("job_tag", tag), endpoint, info.get("query_id", ""), cluster)
 
-        created, _ = self.across_ring("/create/job", attempt)
+        try:
+            created, _ = self.across_ring("/create/job", attempt)
+        except NoClusterReachable as unreachable:
+            if not maybe_sent:
+                raise
+            raise NoClusterReachable(f"{unreachable.message}; a try may have started the job under tag {tag} "
+                                     f"(check with: kjob status {tag})") from None
         return created
 
 

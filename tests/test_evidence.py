@@ -128,3 +128,23 @@ def test_list_shows_the_servers_words(emulator):
     running = submit(emulator.url, "/execute/sql", {"statement": "SELECT 1", "options": {"emulator_duration": "30"}})
     listed = [json.loads(line) for line in run_cli(["list", "--url", emulator.url, "--json"]).stdout.splitlines()]
     assert [(row["job_tag"], row["job_status"], row["user"]) for row in listed] == [(running["job_tag"], "dispatched", "anonymous")]
+
+
+def test_a_submit_that_may_have_arrived_names_its_tag_when_no_cluster_answers_after(emulator):
+    emulator.primary.faults.add("drop-after@/create/job*1")
+    emulator.primary.faults.add("http-503@/get/job")
+    data = json.dumps(alter(0))
+    result = run_cli(["submit", "/alter/table", "--tag", "maybe-there", "--url", emulator.url, "--timeout", "2", "--data", data])
+    assert result.exit_code == 7
+    assert result.stderr.splitlines()[-1].endswith("a try may have started the job under tag maybe-there "
+                                                   "(check with: kjob status maybe-there)")
+    emulator.primary.faults.clear()
+    assert status(emulator.url, "maybe-there")["job_status"] == "DONE"
+
+
+@pytest.mark.parametrize("tags", ["json", "comma", "none"])
+def test_list_reads_the_tags_however_the_server_holds_them(tags):
+    with Emulator(port=0, show_jobs_tags=tags) as emu:
+        running = submit(emu.url, "/alter/table", alter(30))
+        listed = [json.loads(line) for line in run_cli(["list", "--url", emu.url, "--json"]).stdout.splitlines()]
+        assert [(row["job_id"], row["job_tag"]) for row in listed] == [(running["job_id"], None if tags == "none" else running["job_tag"])]
