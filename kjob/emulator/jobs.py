@@ -110,16 +110,11 @@ class Cluster:
 
     index: int
     url: str = ""
-    next_id: int = 0
+    next_id: int = 1
     ids: dict[int, str] = field(default_factory=dict)
     id_of_tag: dict[str, int] = field(default_factory=dict)
     visible_from: dict[str, float] = field(default_factory=dict)
-
     requests: dict[int, tuple[str, int, str, str]] = field(default_factory=dict)  # ordinary requests being served
-    draining: bool = False
-
-    def __post_init__(self) -> None:
-        self.next_id = 1
 
     def take_id(self) -> int:
         """The next id of this cluster's one counter (the ring's lock held)."""
