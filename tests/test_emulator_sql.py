@@ -187,3 +187,17 @@ def test_blobs_and_mixed_columns_encode_in_both_sql_encodings(emulator, sql_enco
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["n"] for row in rows] == [1.0, 2.5]
     assert [row["blob"] for row in rows] == ["\u0000\u00ff", "A"]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--db", "/nonexistent/dir/x.db"], "kjob emulator: cannot open the database /nonexistent/dir/x.db: unable to open database file\n"),
+    (["--seed", "{bad}"], "kjob emulator: cannot seed the database: 'CREATE TABLE oops (': SQL error: incomplete input\n"),
+    (["--seed", "{missing}"], "kjob emulator: cannot read --seed {missing}: No such file or directory\n"),
+])
+def test_the_emulator_process_refuses_a_bad_database_or_seed(tmp_path, args, says):
+    bad, missing = tmp_path / "bad.sql", tmp_path / "missing.sql"
+    bad.write_text("CREATE TABLE oops (\n")
+    names = {"bad": str(bad), "missing": str(missing)}
+    done = subprocess.run([sys.executable, "-m", "kjob.emulator", "--port", "0", *(arg.format(**names) for arg in args)],
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (2, says.format(**names))

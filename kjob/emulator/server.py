@@ -421,8 +421,10 @@ class Emulator:
         ports = [port] if backup_port is None else [port, backup_port]
         try:
             database = sql.Database(db, max_get_records_size=max_get_records_size, seed=sql.DEMO_TABLES + tuple(seed))
-        except (sql.SqlError, sqlite3.Error) as exc:
-            raise ValueError(f"cannot use the database {db}: {exc}") from None
+        except sqlite3.Error as exc:
+            raise ValueError(f"cannot open the database {db}: {exc}") from None
+        except sql.SqlError as exc:
+            raise ValueError(f"cannot seed the database: {exc}") from None
         self.ring = Ring(len(ports), job_duration=job_duration, replication_delay=replication_delay, database=database,
                          retention=retention, progress_shape=progress, cancel_checkpoint=cancel_checkpoint,
                          show_jobs_tags=show_jobs_tags)

@@ -52,7 +52,11 @@ class Database:
     def run_script(self, statements: tuple[str, ...] | list[str]) -> None:
         """Run statements one by one (seeding); the first that fails raises SqlError."""
         for statement in statements:
-            self._execute(statement)
+            try:
+                self._execute(statement)
+            except SqlError as exc:
+                shown = statement if len(statement) <= 60 else statement[:57] + "..."
+                raise SqlError(f"{shown!r}: {exc}") from None
 
     def close(self) -> None:
         with self.lock:
