@@ -867,6 +867,16 @@ def test_get_on_an_endpoint_is_404(emulator):
     assert requests.get(emulator.url + "/show/system/status", timeout=5).status_code == 404
 
 
+@pytest.mark.parametrize("encoding", ["binary", "json", "snappy"])
+def test_every_error_answer_comes_with_http_400(emulator, encoding):
+    answer = post(emulator.url, "/get/job", {"job_id": 424242, "options": {}}, encoding)
+    assert answer.status_code == 400
+    wrapped = codec.decode_wrapper(answer.content, codec.response_encoding(encoding))
+    assert (wrapped["status"], wrapped["message"]) == ("ERROR", "Job 424242 not found")
+    ok = post(emulator.url, "/show/system/status", {"options": {}}, encoding)
+    assert ok.status_code == 200
+
+
 def test_get_of_the_root_answers_a_short_text(emulator):
     answer = requests.get(emulator.url + "/", timeout=5)
     assert (answer.status_code, answer.headers["Content-Type"], answer.text) == (200, "text/plain", "Kinetica is running\n")
