@@ -8,13 +8,18 @@ outcome cannot be known.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import time
 
 import gpudb
 import pytest
+import requests
 from conftest import run_cli
 
 from kjob.emulator import Emulator
+from kjob.protocol import codec
 
 
 def submit(url: str, endpoint: str, payload: dict, *extra: str) -> dict:
@@ -148,3 +153,24 @@ def test_list_reads_the_tags_however_the_server_holds_them(tags):
         running = submit(emu.url, "/alter/table", alter(30))
         listed = [json.loads(line) for line in run_cli(["list", "--url", emu.url, "--json"]).stdout.splitlines()]
         assert [(row["job_id"], row["job_tag"]) for row in listed] == [(running["job_id"], None if tags == "none" else running["job_tag"])]
+
+
+def test_the_emulator_process_takes_the_settings_the_evidence_leaves_open():
+    process = subprocess.Popen([sys.executable, "-m", "kjob.emulator", "--port", "0", "--job-duration", "0",
+                                "--max-get-records-size", "2", "--retention", "0.5", "--progress", "stall",
+                                "--cancel-checkpoint", "0", "--show-jobs-tags", "comma", "--snappy-answer-type", "x-snappy"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = re.search(r"primary (http://\S+)", process.stdout.readline().decode()).group(1)
+        body = codec.encode_request("/admin/show/jobs", {"options": {}}, "snappy")
+        answer = requests.post(url + "/admin/show/jobs", data=body, headers={"Content-Type": "application/x-snappy"}, timeout=5)
+        assert answer.headers["Content-Type"] == "application/x-snappy"
+        assert codec.decode_response("/admin/show/jobs", answer.content, "binary")["info"]["job_tag"] == ""
+        created = submit(url, "/execute/sql", {"statement": "SELECT id FROM cities", "options": {"emulator_duration": "0"}})
+        assert run_cli(["fetch", created["job_tag"], "--url", url, "--format", "csv"]).exit_code == 10  # 2 of 6 rows
+        slow = submit(url, "/alter/table", alter(30), "--wire", "snappy")
+        assert status(url, slow["job_tag"])["progress"] < 60  # stalls at 40 at most
+        assert run_cli(["cancel", slow["job_tag"], "--url", url]).stdout.endswith(": CANCELLED\n")  # checkpoint 0: at once
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
