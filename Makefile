@@ -19,9 +19,10 @@ install: $(STAMP)
 test: install
 	$(BIN)/python -m pytest -q
 
-# The demo: an emulator on a free port, a real job through the kjob command, the result,
-# and the emulator stopped again whatever happens (trap). Its jobs go into a record of its own
-# (XDG_STATE_HOME), gone with it: the user's `@last` never names a job on a gone emulator.
+# The demo: an emulator on a free port, a real SQL query (run on the emulator's SQLite
+# database) as a job through the kjob command, its result, and the emulator stopped again
+# whatever happens (trap). Its jobs go into a record of its own (XDG_STATE_HOME), gone with
+# it: the user's `@last` never names a job on a gone emulator.
 demo: install
 	@set -euo pipefail; \
 	work=$$(mktemp -d); \
@@ -30,8 +31,9 @@ demo: install
 	for _ in $$(seq 100); do [ -s "$$work/url" ] && break; sleep 0.1; done; \
 	export KJOB_URL=$$(head -n1 "$$work/url") XDG_STATE_HOME="$$work/state"; \
 	echo "== emulator listening at $$KJOB_URL"; \
-	echo '== kjob submit /execute/sql (a 4-second job)'; \
-	tag=$$($(BIN)/kjob submit -q /execute/sql --data '{"statement": "SELECT * FROM cities", "options": {"emulator_duration": "4"}}'); \
+	query='SELECT c.city, COUNT(s.id) AS sales, SUM(s.amount) AS total FROM cities c LEFT JOIN sales s ON s.city_id = c.id GROUP BY c.city ORDER BY total DESC, c.city'; \
+	echo "== kjob submit /execute/sql (a 4-second job): $$query"; \
+	tag=$$($(BIN)/kjob submit -q /execute/sql --data "{\"statement\": \"$$query\", \"options\": {\"emulator_duration\": \"4\"}}"); \
 	echo "   tag: $$tag"; \
 	echo "== kjob wait $$tag"; \
 	$(BIN)/kjob wait --progress rich --interval 0.5 "$$tag"; \

@@ -149,11 +149,40 @@ def cancel(app: App, ref: JobRef) -> int:
     server_status = ""
     if not before.finished:
         server_status, _ = client.cancel_job(ref)
-    after = client.get_job(ref) if not before.finished else before
+    after = settle_cancel(app, ref) if not before.finished else before
     app.render.cancelled(after, already_ended=before.finished, server_status=server_status)
     if after.job_status == "RUNNING":
         return NotFinished.exit_code
     return 0
+
+
+CANCEL_GRACE, CANCEL_LOOK_EVERY = 5.0, 0.1
+
+
+def settle_cancel(app: App, ref: JobRef) -> JobState:
+    """The job after a cancel: Kinetica stops a job at its next checkpoint, so kjob looks again
+    for a few seconds (never past --timeout) before it reports the job still running."""
+    remaining = app.remaining()
+    give_up = time.monotonic() + (CANCEL_GRACE if remaining is None else min(CANCEL_GRACE, remaining))
+    while True:
+        state = app.client().get_job(ref)
+        if state.finished or time.monotonic() + CANCEL_LOOK_EVERY > give_up:
+            return state
+        time.sleep(CANCEL_LOOK_EVERY)
+
+
+def tags_of_listed_jobs(text: str, count: int) -> list[str]:
+    """Each listed job's tag from /admin/show/jobs' info map: how it holds one per job is not
+    documented (a JSON array or comma-joined); anything else leaves the tags unknown."""
+    import json
+
+    try:
+        tags = json.loads(text)
+    except ValueError:
+        tags = text.split(",")
+    if not isinstance(tags, list) or len(tags) != count or not all(isinstance(tag, str) for tag in tags):
+        return [""] * count
+    return tags
 
 
 def list_jobs(app: App, include_finished: bool) -> None:
@@ -161,11 +190,13 @@ def list_jobs(app: App, include_finished: bool) -> None:
 
     Without --all, a person is told how many ended jobs are left out (a second look, with them)."""
     answer, cluster = app.client().list_jobs(include_finished)
-    tags = answer["info"].get("job_tag", "").split(",")
-    if len(tags) != len(answer["job_id"]):  # a server that does not give one tag per job
-        tags = [""] * len(answer["job_id"])
-    found = sorted(zip(answer["time_received"], answer["job_id"], answer["status"], answer["endpoint_name"],
-                       answer["auth_id"], tags), reverse=True)
+    tags = tags_of_listed_jobs(answer["info"].get("job_tag", ""), len(answer["job_id"]))
+    found = sorted(
+        ((received, job_id, status, endpoint, user, tag)
+         for job_id, status, endpoint, received, user, tag in zip(
+             answer["job_id"], answer["status"], answer["endpoint_name"], answer["time_received"], answer["auth_id"], tags)
+         if endpoint != "/admin/show/jobs"),  # Kinetica lists the requests it is serving: this one too
+        reverse=True)
     rows = [
         {"job_id": job_id, "job_status": status, "endpoint": endpoint, "job_tag": tag or None,
          "time_received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(received / 1000)), "user": user, "cluster": cluster}
@@ -219,7 +250,7 @@ def stop_following(app: App, running: list, cancel: bool) -> str:
     for job in running:
         try:
             status, _ = app.client().cancel_job(job.ref)
-            results.append(f"{job.ref}: {status or 'cancel sent'}")
+            results.append(f"{job.ref}: {status}" if status.upper() == "CANCELLED" else f"{job.ref}: cancel requested")
         except KjobError as exc:
             results.append(f"{job.ref}: not cancelled ({exc.message})")
     return "interrupted; cancelled " + "; ".join(results)

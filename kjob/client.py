@@ -28,6 +28,7 @@ from kjob.errors import (
     NoClusterReachable,
     ProtocolError,
     ServerRefused,
+    SubmitUncertain,
 )
 from kjob.jobs import JobRef, JobState, other_job, status_word
 from kjob.protocol import avro, codec, schemas
@@ -54,6 +55,8 @@ FAILOVER_ERROR_MESSAGES = (
 )
 FAILOVER_400_MESSAGES = ("System shutting down", "Unavailable: Draining HA queue")
 FAILOVER_HTTP_STATUSES = {404, 500, 502, 503, 504}
+UNAUTHORIZED_STATUSES = {401, 403}  # 403 as the Java client takes it
+RECHECK_TIMEOUT = 2.0  # the look at the current cluster's /show/system/status before moving on
 NOT_FOUND = re.compile(r"\bnot found\b", re.IGNORECASE)
 DUPLICATE_TAG = re.compile(r"already exists|duplicate", re.IGNORECASE)
 SMALL_ANSWER = 1 << 20  # a /get/job answer up to this size is read whole; a larger one is streamed
@@ -224,10 +227,10 @@ class Client:
 
     # --- one exchange with one cluster --------------------------------------------------
 
-    def post(self, cluster: str, endpoint: str, record: dict) -> dict:
+    def post(self, cluster: str, endpoint: str, record: dict, timeout: float | None = None) -> dict:
         """Send one request to one cluster and return the endpoint's response record."""
         body = codec.encode_request(endpoint, record, self.settings.wire)
-        return self.exchange(cluster, endpoint, body)
+        return self.exchange(cluster, endpoint, body, timeout)
 
     def _send(self, cluster: str, endpoint: str, body: bytes | StreamedBody, watch: Watch) -> requests.Response:
         """POST a body (inside `watch`'s deadline); the answer's head has arrived, its body is still to be read.
@@ -282,10 +285,11 @@ class Client:
             self.trace(f"< {cluster}: {reason}")
         return ClusterFailed(reason, maybe_sent)
 
-    def exchange(self, cluster: str, endpoint: str, body: bytes | StreamedBody) -> dict:
+    def exchange(self, cluster: str, endpoint: str, body: bytes | StreamedBody, timeout: float | None = None) -> dict:
         """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""
         started = time.monotonic()
-        with deadline(self.call_timeout()) as watch:
+        limit = self.call_timeout() if timeout is None else min(timeout, self.call_timeout())
+        with deadline(limit) as watch:
             response = self._send(cluster, endpoint, body, watch)
             try:
                 content = self._read_all(response)
@@ -313,20 +317,25 @@ class Client:
         return b"".join(chunks)
 
     def _check_head(self, cluster: str, endpoint: str, status: int, content_type: str) -> None:
-        """What the status line and Content-Type alone say: 401, a failover status, not Kinetica."""
-        if status == 401:
+        """What the status line and Content-Type alone say: 401/403, a failover status, not Kinetica.
+
+        A text answer fails over only with 500/502/503/504 (as the Java client has it, and
+        those fail over above); any other text answer is no Kinetica answer at all, and final.
+        The answer to a snappy request is Avro binary, typed application/octet-stream or x-snappy."""
+        if status in UNAUTHORIZED_STATUSES:
             raise CredentialsRefused(
-                f"credentials refused by {cluster} (HTTP 401): check KJOB_USER and KJOB_PASSWORD, or KJOB_TOKEN"
+                f"credentials refused by {cluster} (HTTP {status}): check KJOB_USER and KJOB_PASSWORD, or KJOB_TOKEN"
             )
         if status in FAILOVER_HTTP_STATUSES:
             what = f"no {endpoint} there (HTTP 404; is the URL's path right?)" if status == 404 else f"HTTP {status}"
             raise ClusterFailed(what)
         expected = codec.CONTENT_TYPES[codec.response_encoding(self.settings.wire)]
+        accepted = {expected, codec.CONTENT_TYPES["snappy"]} if self.settings.wire == "snappy" else {expected}
         media_type = content_type.split(";")[0].strip().lower()
         if media_type.startswith("text/"):
             shown = "an HTML page (a proxy?)" if media_type == "text/html" else f"{media_type} text"
-            raise ClusterFailed(f"HTTP {status} with {shown}, not a Kinetica answer")
-        if media_type in codec.CONTENT_TYPES.values() and media_type != expected:
+            raise ProtocolError(f"{cluster} answered {endpoint} with HTTP {status} and {shown}, not a Kinetica answer")
+        if media_type in codec.CONTENT_TYPES.values() and media_type not in accepted:
             raise ClusterFailed(f"answered {media_type}, expected {expected}")
 
     def _check_wrapper(self, cluster: str, endpoint: str, status: int, wrapped: dict) -> None:
@@ -402,7 +411,13 @@ class Client:
                 index = (start + offset) % len(self.clusters)
                 cluster = self.clusters[index]
                 try:
-                    result = attempt(cluster)
+                    try:
+                        result = attempt(cluster)
+                    except ClusterFailed as failed:
+                        if offset != 0 or len(self.clusters) == 1 or not self.still_usable(cluster):
+                            raise
+                        reasons[cluster] = failed.reason  # running and not draining: one more try there
+                        result = attempt(cluster)
                 except SkipCluster as skip:
                     reasons[cluster] = str(skip)
                     continue
@@ -430,6 +445,21 @@ class Client:
             )
         tried = "; ".join(f"{cluster}: {reason}" for cluster, reason in reasons.items())
         raise NoClusterReachable(f"no cluster answered {endpoint} (tried {tried})")
+
+    def still_usable(self, cluster: str) -> bool:
+        """Whether a cluster that just failed a call says it is running and not draining
+        (/show/system/status, as the official client asks before it moves on)."""
+        try:
+            status_map = self.post(cluster, "/show/system/status", {"options": {}}, timeout=RECHECK_TIMEOUT)["status_map"]
+            system = codec.parse_json(status_map.get("system", "{}"), "status_map.system")
+            ha_status = codec.parse_json(status_map.get("ha_status") or "{}", "status_map.ha_status")
+        except (ClusterFailed, ServerRefused, CredentialsRefused, ProtocolError):
+            return False
+        running = isinstance(system, dict) and system.get("status") == "running"
+        draining = isinstance(ha_status, dict) and ha_status.get("drained") == "draining"
+        if self.trace:
+            self.trace(f"{cluster}: {'running' if running else 'not running'}{', draining' if draining else ''}")
+        return running and not draining
 
     def discover_ring(self) -> list[str]:
         """Add the ring's other clusters (conf.ha_ring_head_nodes_full) after the explicit ones.
@@ -560,11 +590,22 @@ class Client:
         maybe_sent = False
 
         def existing(cluster: str, ours: bool) -> Created | None:
-            """The job under our tag on `cluster`: ours (an earlier try arrived) or somebody's."""
+            """The job under our tag on `cluster`: ours (an earlier try arrived) or somebody's.
+
+            After a try that may have arrived, an answer that says neither found nor not
+            found leaves the outcome unknown: never a second job, never a claimed success."""
             try:
                 state = self.look_up(JobRef(tag=tag), cluster)
             except JobNotFound:
                 return None
+            except ServerRefused as refused:
+                if not ours:
+                    raise
+                raise SubmitUncertain(
+                    f"job {endpoint} may have been started under tag {tag} (an earlier try may have reached "
+                    f"{cluster}), but looking the tag up there answered {refused.server_message!r}, which kjob cannot "
+                    f"read as found or not found; it did not submit again (check with: kjob status {tag})"
+                ) from None
             # A job of another endpoint under our tag is never ours, whatever an earlier try did.
             return Created(state.job_id or NO_ID, tag, state.endpoint, "", cluster,
                            existed=not ours or state.endpoint != endpoint)
@@ -593,7 +634,13 @@ class Client:
             info = answer["info"]
             return Created(answer["job_id"], info.get("job_tag", tag), endpoint, info.get("query_id", ""), cluster)
 
-        created, _ = self.across_ring("/create/job", attempt)
+        try:
+            created, _ = self.across_ring("/create/job", attempt)
+        except NoClusterReachable as unreachable:
+            if not maybe_sent:
+                raise
+            raise NoClusterReachable(f"{unreachable.message}; a try may have started the job under tag {tag} "
+                                     f"(check with: kjob status {tag})") from None
         return created
 
 

@@ -15,13 +15,16 @@ EXIT_CODES: dict[int, str] = {
     3: "the job was CANCELLED",
     4: "timed out, or the job has not finished",
     5: "job not found",
-    6: "credentials refused (HTTP 401)",
+    6: "credentials refused (HTTP 401 or 403)",
     7: "no cluster reachable, or no usable answer from any",
     8: "the server refused the request (an ERROR answer)",
-    10: "the job is no longer running, with a status kjob does not know (shown)",
+    9: "the job is no longer running, with a status kjob does not know (shown)",
+    10: "fetch: a partial result (the server cut it; `fetch --all` gets every row)",
+    11: "submit: whether the job was started is not known (look it up by the tag printed)",
+    129: "hung up (SIGHUP); a partial -o file is removed, the terminal restored",
     130: "interrupted (Ctrl-C)",
     141: "the reader of stdout went away (kjob ... | head -1)",
-    129: "hung up (SIGHUP); 143: terminated (SIGTERM); a partial -o file is removed, the terminal restored",
+    143: "terminated (SIGTERM); a partial -o file is removed, the terminal restored",
 }
 
 
@@ -85,7 +88,7 @@ class UnknownOutcome(KjobError):
     """The job is no longer running and its status is a word kjob does not know: neither
     success nor failure can be read from it, and waiting longer would never end."""
 
-    exit_code = 10
+    exit_code = 9
 
 
 class NotFinished(KjobError):
@@ -101,7 +104,7 @@ class JobNotFound(KjobError):
 
 
 class CredentialsRefused(KjobError):
-    """HTTP 401: never retried, never failed over."""
+    """HTTP 401 or 403: never retried, never failed over."""
 
     exit_code = 6
 
@@ -110,6 +113,19 @@ class NoClusterReachable(KjobError):
     """Every configured cluster failed (connection, timeout, 5xx); says which and why."""
 
     exit_code = 7
+
+
+class PartialResult(KjobError):
+    """The rows written are only part of the result: the server cut it at its maximum."""
+
+    exit_code = 10
+
+
+class SubmitUncertain(KjobError):
+    """A submit whose first try may have arrived, and whose look-up of the tag got an answer
+    kjob cannot classify: a second job must not be started, success must not be claimed."""
+
+    exit_code = 11
 
 
 class Interrupted(KjobError):

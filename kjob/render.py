@@ -637,18 +637,10 @@ def write_rows(stream: IO[str], fmt: str, headers: list[str], rows: list[dict[st
     """SQL rows as json (an array), jsonl (an object a line), csv (with a header row) or a table."""
     if fmt == "json":
         return write_response(stream, rows, pretty=pretty)
-    if fmt == "jsonl":
-        for row in rows:
-            stream.write(json_text(row) + "\n")
-        return None
-    if fmt == "csv":
-        import csv
-
-        writer = csv.writer(stream, lineterminator="\n")
-        shown = (lambda cell: visible(cell) if isinstance(cell, str) else cell) if pretty else (lambda cell: cell)
-        writer.writerow([shown(name) for name in headers])  # on a terminal, control characters made visible
-        writer.writerows([shown(row[name]) for name in headers] for row in rows)
-        return None
+    if fmt in RowStream.FORMATS:
+        rows_out = RowStream(stream, fmt, headers, pretty=pretty)
+        rows_out.write(rows)
+        return rows_out.close()
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -661,3 +653,38 @@ def write_rows(stream: IO[str], fmt: str, headers: list[str], rows: list[dict[st
         table.add_row(*(Text("NULL" if row[name] is None else visible(str(row[name]))) for name in headers))
     Console(file=stream, no_color=not colour, highlight=False, width=None if colour else 200, force_terminal=colour).print(table)
     return None
+
+
+class RowStream:
+    """SQL rows written page by page (json as one array, jsonl, csv), never held all at once."""
+
+    FORMATS = ("json", "jsonl", "csv")
+
+    def __init__(self, stream: IO[str], fmt: str, headers: list[str], *, pretty: bool) -> None:
+        self.stream, self.fmt, self.headers, self.pretty = stream, fmt, headers, pretty
+        self.count = 0
+        self._csv = None
+        if fmt == "csv":
+            import csv
+
+            self._csv = csv.writer(stream, lineterminator="\n")
+            self._csv.writerow([self._cell(name) for name in headers])
+
+    def _cell(self, value: Any) -> Any:
+        """A CSV cell: on a terminal, its control characters made visible; in a file, as it is."""
+        return visible(value) if self.pretty and isinstance(value, str) else value
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            if self._csv is not None:
+                self._csv.writerow([self._cell(row[name]) for name in self.headers])
+            elif self.fmt == "jsonl":
+                self.stream.write(json_text(row) + "\n")
+            else:
+                self.stream.write(("[" if self.count == 0 else ",") + ("\n  " if self.pretty else ""))
+                write_json(self.stream, row, 2 if self.pretty else None, 1)
+            self.count += 1
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.stream.write("[]\n" if self.count == 0 else ("\n]\n" if self.pretty else "]\n"))

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
-from kjob.errors import BadInput, KjobError
+from kjob.errors import BadInput, KjobError, PartialResult
 from kjob.files import atomic_output
 from kjob.jobs import JobState
 from kjob.protocol import payload, records
-from kjob.render import colour_allowed, write_response, write_rows
+from kjob.render import RowStream, colour_allowed, write_response, write_rows
 
 ROWS_ONLY_FORMATS = ("csv", "table")
 
@@ -75,13 +75,15 @@ class StdoutSink:
         self.written += len(chunk)
 
 
-def check_format(raw: bool, fmt: str | None) -> None:
+def check_format(raw: bool, fmt: str | None, every: bool = False) -> None:
     """Options that cannot go together, refused before anything is sent."""
     if raw and fmt:
         raise BadInput("--raw writes the response's bytes; --format does not apply")
+    if every and (raw or (fmt or "json") not in RowStream.FORMATS):
+        raise BadInput("--all streams every row of a result: use --format json, jsonl or csv (not --raw)")
 
 
-def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None) -> None:
+def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None, every: bool = False) -> None:
     """Get a DONE job's response and write it as asked (anything else raises its error)."""
     from kjob.app import finished_job
 
@@ -99,12 +101,14 @@ def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None) -> None:
         return
     sink = BufferSink()
     state = finished_job(app, ref, sink)
-    write_decoded(state, sink, output, fmt)
+    write_decoded(state, sink, output, fmt, app if every else None)
 
 
-def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: str | None) -> None:
+def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: str | None, pager=None) -> None:
     """Rows (json, jsonl, csv, table) for a dynamic-schema response, else (and for --format
-    response) the whole response; bytes fields as base64 text."""
+    response) the whole response; bytes fields as base64 text. A result the server cut is said
+    on stderr (PartialResult, once the rows are written), or, given `pager` (the app: fetch
+    --all), completed from its paging table."""
     fmt = fmt or "json"
     schema = payload.response_schema(state.endpoint)
     has_rows = schema is not None and records.carries_rows(schema.schema)
@@ -117,7 +121,16 @@ def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: st
     if has_rows and fmt != "response":
         headers, rows = records.rows_of(value)
         rows = [printable(row) for row in rows]
-        return _write_text(output, lambda stream, pretty, colour: write_rows(stream, fmt, headers, rows, pretty=pretty, colour=colour))
+        more = bool(value.get("has_more_records"))
+        if more and pager is not None and value.get("paging_table"):
+            return _write_text(output, lambda stream, pretty, colour: _write_all_pages(pager, value, headers, rows, stream, fmt, pretty))
+        _write_text(output, lambda stream, pretty, colour: write_rows(stream, fmt, headers, rows, pretty=pretty, colour=colour))
+        if more:
+            table = value.get("paging_table") or ""
+            rest = f"`fetch --all` reads the rest from paging table {table}" if table else "the server named no paging table"
+            raise PartialResult(f"partial result: {len(rows)} of {value.get('total_number_of_records')} rows "
+                                f"(the server's max_get_records_size or the statement's limit); {rest}")
+        return None
     value = printable(value)
     one_line = fmt == "jsonl"
     return _write_text(output, lambda stream, pretty, colour: write_response(stream, value, pretty=pretty and not one_line))
@@ -132,6 +145,27 @@ def printable(value: Any) -> Any:
     if isinstance(value, list):
         return [printable(item) for item in value]
     return value
+
+
+def _write_all_pages(app, value: dict, headers: list[str], first: list[dict], stream: IO[str], fmt: str, pretty: bool) -> None:
+    """The first page, then the paging table read with /get/records/bycolumn a page at a time:
+    each page is decoded, written and let go, so memory stays flat whatever the row count."""
+    rows_out = RowStream(stream, fmt, headers, pretty=pretty)
+    rows_out.write(first)
+    table, total, size = value["paging_table"], value["total_number_of_records"], max(1, len(first))
+    encoding = "json" if app.settings.wire == "json" else "binary"
+    offset = len(first)
+    while offset < total:
+        record = {"table_name": table, "column_names": headers, "offset": offset, "limit": size, "encoding": encoding, "options": {}}
+        answer, _ = app.client().call("/get/records/bycolumn", record)
+        _, page = records.rows_of(answer)
+        if not page:
+            raise PartialResult(f"partial result: paging table {table} ended after {offset} of {total} rows")
+        rows_out.write([printable(row) for row in page])
+        offset += len(page)
+        if not answer["has_more_records"]:
+            break
+    rows_out.close()
 
 
 def _write_text(output: str | None, write: Callable[[IO[str], bool, bool], None]) -> None:

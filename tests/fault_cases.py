@@ -46,6 +46,10 @@ def _submit_done(emulator) -> None:
     emulator.ring.create(0, codec.decode_request("/create/job", codec.encode_request("/create/job", record, "binary"), "binary"))
 
 
+def _refuse_next_look_up(emulator) -> None:
+    emulator.primary.faults.add("refuse@/get/job*1")
+
+
 SUBMIT = ["submit", "/alter/table", "--url", "{url}"]
 STATUS_DONE = ["status", "done-job", "--url", "{url}", "--http-timeout", "1"]
 
@@ -87,7 +91,7 @@ CASES = [
     Case("a truncated answer", STATUS_DONE, 7, "unreadable answer: malformed or truncated Avro gpudb_response", fault="truncate", setup=_submit_done),
     Case("a connection cut halfway through the answer", STATUS_DONE, 7, "the answer was cut off", fault="cut", setup=_submit_done),
     Case("an answer of the wrong content type", STATUS_DONE, 7, "answered application/json, expected application/octet-stream", fault="wrong-type", setup=_submit_done),
-    Case("an HTML page from a proxy", STATUS_DONE, 7, "HTTP 200 with an HTML page (a proxy?), not a Kinetica answer", fault="html", setup=_submit_done),
+    Case("an HTML page from a proxy", STATUS_DONE, 7, "answered /get/job with HTTP 200 and an HTML page (a proxy?), not a Kinetica answer", fault="html", setup=_submit_done),
     Case("an empty answer", STATUS_DONE, 7, "unreadable answer", fault="empty", setup=_submit_done),
     Case("no answer at all (read timeout)", STATUS_DONE, 7, "no complete answer within 1 s", fault="stall", setup=_submit_done),
     Case("an answer arriving byte by byte", [*STATUS_DONE[:-1], "0.3"], 7, "no complete answer within 0.3 s", fault="trickle", setup=_submit_done),
@@ -97,6 +101,10 @@ CASES = [
     Case("ERROR 'Kinetica is offline'", STATUS_DONE, 7, "ERROR: Kinetica is offline", fault="offline", setup=_submit_done),
     Case("an ordinary ERROR answer", STATUS_DONE, 8, "server refused /get/job on http://127.0.0.1:PORT: Emulated refusal", fault="refuse", setup=_submit_done),
     Case("credentials refused (HTTP 401)", STATUS_DONE, 6, "credentials refused by http://127.0.0.1:PORT (HTTP 401)", fault="unauthorized", setup=_submit_done),
+    Case("access forbidden (HTTP 403)", STATUS_DONE, 6, "credentials refused by http://127.0.0.1:PORT (HTTP 403)", fault="forbidden", setup=_submit_done),
+    Case("a draining cluster", STATUS_DONE, 7, "ERROR: Unavailable: Draining HA queue", fault="draining", setup=_submit_done),
+    Case("a retried submit whose look-up of the tag gets an answer kjob cannot read", [*SUBMIT, "--tag", "maybe-job", "--data", _alter()], 11,
+         "it did not submit again (check with: kjob status maybe-job)", fault="drop-after@/create/job*1", setup=_refuse_next_look_up),
     Case("no server listening", ["status", "1", "--url", "http://127.0.0.1:9"], 7, "nothing is listening at http://127.0.0.1:9 (connection refused); give your cluster's URL with --url or KJOB_URL"),
     Case("a job that does not exist", ["status", "424242", "--url", "{url}"], 5, "job 424242 not found on http://127.0.0.1:PORT (looked up by id): Job 424242 not found"),
     Case("a tag already in use", [*SUBMIT, "--tag", "done-job", "--data", _alter()], 8, "Job tag 'done-job' already exists", setup=_submit_done),

@@ -62,10 +62,10 @@ def test_list_running_and_all(emulator):
     assert now.exit_code == 0
     assert [json.loads(line)["job_tag"] for line in now.stdout.splitlines()] == [running]
     everything = [json.loads(line) for line in run_cli(["list", "--all", "--url", emulator.url, "--json"]).stdout.splitlines()]
-    assert {row["job_tag"]: row["job_status"] for row in everything} == {running: "RUNNING", done: "DONE"}
+    assert {row["job_tag"]: row["job_status"] for row in everything} == {running: "dispatched", done: "done"}
     assert set(everything[0]) == {"job_id", "job_status", "endpoint", "job_tag", "time_received", "user", "cluster"}
     human = run_cli(["list", "--all", "--url", emulator.url])
-    assert running in human.stdout and "RUNNING" in human.stdout and "/alter/table" in human.stdout
+    assert running in human.stdout and "dispatched" in human.stdout and "/alter/table" in human.stdout
 
 
 def test_list_of_an_empty_cluster(emulator):

@@ -43,7 +43,8 @@ def test_wait_goes_on_on_the_backup_when_the_primary_stops(ring):
     assert ended[by_id["job_tag"]]["job_status"] == "DONE"
     assert ended[by_tag["job_tag"]]["job_status"] == "ERROR"
     assert {record["cluster"] for record in ended.values()} == {ring.backup.url}
-    assert ended[by_id["job_tag"]]["job_id"] != by_id["job_id"]  # the backup numbers its jobs itself
+    on_backup = run_cli(["status", by_id["job_tag"], "--url", ring.backup.url, "--json"])
+    assert ended[by_id["job_tag"]]["job_id"] == json.loads(on_backup.stdout)["job_id"]  # the backup's own number
     assert stderr.decode().count(f"going on with {ring.backup.url}") == 1
     assert ring.job_count() == 2
 
@@ -100,7 +101,7 @@ def test_at_last_with_an_empty_record_is_exit_2():
     assert result.exit_code == 2 and "record is empty" in result.stderr
 
 
-@pytest.mark.parametrize("fault", ["http-503", "offline", "exiting", "drop", "html", "garbage", "shutting-down"])
+@pytest.mark.parametrize("fault", ["http-503", "offline", "exiting", "drop", "garbage", "shutting-down", "draining"])
 def test_status_moves_on_from_a_failing_primary(ring, fault):
     job = submit(ring, alter(0))
     ring.primary.faults.add(fault)
@@ -108,6 +109,43 @@ def test_status_moves_on_from_a_failing_primary(ring, fault):
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["cluster"] == ring.backup.url
     assert f"going on with {ring.backup.url}" in result.stderr
+
+
+def test_a_text_answer_fails_over_only_with_a_5xx(ring):
+    """As the Java client: an HTML page with HTTP 200 (a proxy) is final; text with a 503 fails over."""
+    job = submit(ring, alter(0))
+    ring.primary.faults.add("html")
+    result = run_cli(["status", job["job_tag"], *urls(ring)])
+    assert result.exit_code == 7 and ring.backup.url not in result.stderr
+    assert result.stderr == (f"kjob: {ring.url} answered /get/job with HTTP 200 and an HTML page (a proxy?), "
+                             "not a Kinetica answer\n")
+
+
+def test_a_failed_call_rechecks_the_cluster_and_stays_when_it_is_running(ring):
+    """One 503, then the primary's /show/system/status says running and not draining: kjob stays."""
+    job = submit(ring, alter(0))
+    ring.primary.faults.add("http-503@/get/job*1")
+    result = run_cli(["status", job["job_tag"], *urls(ring), "--json", "--verbose"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["cluster"] == ring.url
+    assert f"{ring.url}: running" in result.stderr and "going on with" not in result.stderr
+
+
+def test_a_draining_cluster_is_left_after_the_recheck(ring):
+    job = submit(ring, alter(0))
+    ring.primary.faults.add("draining")
+    result = run_cli(["status", job["job_tag"], *urls(ring), "--json", "--verbose"])
+    assert json.loads(result.stdout)["cluster"] == ring.backup.url
+    assert f"{ring.url}: running, draining" in result.stderr
+
+
+@pytest.mark.parametrize("fault, status", [("unauthorized", 401), ("forbidden", 403)])
+def test_401_and_403_on_the_primary_never_fail_over(ring, fault, status):
+    job = submit(ring, alter(0))
+    ring.primary.faults.add(fault)
+    result = run_cli(["status", job["job_tag"], *urls(ring)])
+    assert result.exit_code == 6 and f"(HTTP {status})" in result.stderr
+    assert ring.backup.url not in result.stderr
 
 
 def test_401_on_the_primary_never_fails_over(ring):

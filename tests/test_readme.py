@@ -35,6 +35,11 @@ def neutral(text: str) -> str:
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
     text = re.sub(r"\d+\.\d+ s\b", "N s", text)
     text = re.sub(r" *\b\d+%", " N%", text)
+    # Job ids: a cluster numbers every request it serves, so they depend on how often kjob looked.
+    text = re.sub(r"\bjob \d+\b", "job ID", text)
+    text = re.sub(r'"job_id":"?\d+"?', '"job_id":ID', text)
+    text = re.sub(r"(?m)^ *\d+(?= )", "ID", text)
+    text = re.sub(r"TIME  \d+  ", "TIME  ID  ", text)
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 

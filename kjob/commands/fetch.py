@@ -24,19 +24,21 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Rows (/execute/sql, /aggregate/groupby...) as json (default), jsonl, csv or table; "
                    "`response`: the whole decoded response, bytes as base64.")
+@click.option("--all", "every", is_flag=True,
+              help="A SQL result the server cut: read the rest from its paging table, streaming every row.")
 @click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
 @timeout_option()
 @wait_options
 @cluster_options
 @click.pass_context
-def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, then_wait: bool, timeout,
-          **kwargs) -> None:
+def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, every: bool, then_wait: bool,
+          timeout, **kwargs) -> None:
     """Print a finished job's response, decoded to JSON (or --raw bytes)."""
     from kjob.app import make_app, run_wait
     from kjob.results import check_format
     from kjob.results import fetch as fetch_result
 
-    check_format(raw, fmt)
+    check_format(raw, fmt, every)
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), timeout=timeout)
     job_ref = app.refs([ref])[0]
@@ -45,4 +47,4 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
         code = run_wait(app, [job_ref], waiting, timeout, outcomes=False)
         if code != 0:
             ctx.exit(code)
-    fetch_result(app, job_ref, raw=raw, output=output, fmt=fmt)
+    fetch_result(app, job_ref, raw=raw, output=output, fmt=fmt, every=every)

@@ -10,7 +10,9 @@ import sys
 import threading
 
 from kjob.emulator.faults import MODES
-from kjob.emulator.server import Credentials, Emulator
+from kjob.emulator.jobs import PROGRESS_SHAPES, SHOW_JOBS_TAGS
+from kjob.emulator.server import SNAPPY_ANSWER_TYPES, Credentials, Emulator
+from kjob.emulator.sql import MAX_GET_RECORDS_SIZE
 
 ENVIRONMENT = """environment:
   KJOB_EMULATOR_USER, KJOB_EMULATOR_PASSWORD   require basic auth with this user and password
@@ -34,6 +36,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM; with --tls-key)")
     parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     parser.add_argument("--url-file", help="write the clusters' URLs (one a line) to this file once listening")
+    parser.add_argument("--db", default=":memory:", metavar="PATH",
+                        help="the ring's SQL database, an SQLite file (default: in memory); the demo tables are added")
+    parser.add_argument("--seed", action="append", default=[], metavar="FILE",
+                        help="run the SQL statements of FILE (one per line, ';' at the end optional) on the database at start")
+    parser.add_argument("--max-get-records-size", type=int, default=MAX_GET_RECORDS_SIZE, metavar="N",
+                        help=f"most records one SQL answer holds; more go to a paging table (default {MAX_GET_RECORDS_SIZE})")
+    parser.add_argument("--retention", type=float, default=3600.0, metavar="S",
+                        help="seconds a job is kept after it ends (default 3600)")
+    parser.add_argument("--progress", choices=PROGRESS_SHAPES, default="linear",
+                        help="how a job's progress moves unless its payload says (default linear)")
+    parser.add_argument("--cancel-checkpoint", type=float, default=0.2, metavar="S",
+                        help="a cancel lands at the job's next checkpoint, every S seconds of its run (default 0.2)")
+    parser.add_argument("--show-jobs-tags", choices=SHOW_JOBS_TAGS, default="json",
+                        help="how /admin/show/jobs puts the jobs' tags in its info map (default json: an array)")
+    parser.add_argument("--snappy-answer-type", choices=SNAPPY_ANSWER_TYPES, default="octet-stream",
+                        help="Content-Type of the (uncompressed) answer to a snappy request (default octet-stream)")
     parser.add_argument("--verbose", action="store_true", help="log every request on stderr")
     return parser.parse_args(argv)
 
@@ -43,10 +61,22 @@ def credentials_from_environment() -> Credentials:
     return Credentials(users={user: password or ""} if user else {}, tokens={token} if token else set())
 
 
+def read_statements(path: str) -> list[str]:
+    """The SQL statements of a seed file: split at ';' ends of line, blank lines and `--` comments skipped."""
+    with open(path, encoding="utf-8") as handle:
+        text = "\n".join(line for line in handle.read().splitlines() if not line.lstrip().startswith("--"))
+    return [statement.strip() for statement in text.split(";\n") if statement.strip().rstrip(";").strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         print("kjob emulator: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    try:
+        seed = [statement for path in args.seed for statement in read_statements(path)]
+    except OSError as exc:
+        print(f"kjob emulator: cannot read --seed {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
         emulator = Emulator(
@@ -59,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             faults=tuple(args.fault),
             verbose=args.verbose,
             tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
+            db=args.db,
+            seed=seed,
+            max_get_records_size=args.max_get_records_size,
+            retention=args.retention,
+            progress=args.progress,
+            cancel_checkpoint=args.cancel_checkpoint,
+            show_jobs_tags=args.show_jobs_tags,
+            snappy_answer_type=args.snappy_answer_type,
         )
     except OSError as exc:
         print(f"kjob emulator: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)

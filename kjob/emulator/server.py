@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -24,19 +25,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from kjob import __version__
-from kjob.emulator import large, work
+from kjob.emulator import large, sql, work
 from kjob.emulator.faults import Faults
 from kjob.emulator.jobs import Refused, Ring
 from kjob.errors import ProtocolError
 from kjob.protocol import avro, codec, schemas
 
 ENCODING_OF_CONTENT_TYPE = {"application/json": "json", "application/x-snappy": "snappy"}
-FAILOVER_MESSAGES = {
-    "offline": (200, "Kinetica is offline"),
-    "exiting": (200, "Kinetica is exiting"),
-    "shutting-down": (400, "System shutting down"),
-    "refuse": (400, "Emulated refusal"),
+FAILOVER_MESSAGES = {  # every ERROR answer comes with HTTP 400, as Kinetica's do
+    "offline": "Kinetica is offline",
+    "exiting": "Kinetica is exiting",
+    "shutting-down": "System shutting down",
+    "draining": "Unavailable: Draining HA queue",
+    "refuse": "Emulated refusal",
 }
+UNAUTHORIZED_MESSAGE = "Insufficient credentials"
+UNKNOWN_URI_MESSAGE = "Unknown URI"
+SNAPPY_ANSWER_TYPES = ("octet-stream", "x-snappy")  # the Content-Type of an answer to a snappy request
 HTML_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>\n"
 GARBAGE = bytes(range(255, 0, -7)) * 3
 TRICKLE_DELAY = 0.005
@@ -113,8 +118,9 @@ class ClusterServer:
     """One cluster of the ring: an HTTP listener, its faults, and its index in the ring."""
 
     def __init__(self, ring: Ring, index: int, host: str, port: int, credentials: Credentials, verbose: bool = False,
-                 tls: tuple[str, str] | None = None) -> None:
+                 tls: tuple[str, str] | None = None, snappy_answer_type: str = "octet-stream") -> None:
         self.ring = ring
+        self.snappy_answer_type = snappy_answer_type
         self.index = index
         self.credentials = credentials
         self.verbose = verbose
@@ -171,6 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/emulator/stats":
             listener = self.server
             self._send_json(200, {"connections": listener.connections_opened, "max_open": listener.max_open})
+        elif path == "/":
+            self._send(200, work.ROOT_TEXT, "text/plain")
         else:
             self._send(404, b"Not Found\n", "text/plain")
 
@@ -226,47 +234,56 @@ class _Handler(BaseHTTPRequestHandler):
         if mode in ("http-500", "http-502", "http-503", "http-504"):
             status = int(mode[5:])
             return self._send(status, f"{status} emulated\n".encode(), "text/plain")
-        if mode == "unauthorized":
-            return self._send_unauthorized()
+        if mode in ("unauthorized", "forbidden"):
+            return self._send_unauthorized(encoding, 403 if mode == "forbidden" else 401)
         auth_id = cluster.credentials.identify(self.headers.get("Authorization"))
         if auth_id is None:
-            return self._send_unauthorized()
+            return self._send_unauthorized(encoding)
         if endpoint is None:
-            return self._send(404, f"Endpoint {path} not found\n".encode(), "text/plain")
+            return self._answer(404, codec.encode_error(UNKNOWN_URI_MESSAGE, encoding), encoding, None)
         answer_encoding = "json" if mode == "wrong-type" else encoding
+        if mode == "draining" and endpoint == "/show/system/status":
+            response = codec.encode_response(endpoint, work.system_status(draining=True), answer_encoding)
+            return self._answer(200, response, answer_encoding, None)
         if mode in FAILOVER_MESSAGES:
-            status, message = FAILOVER_MESSAGES[mode]
-            return self._answer(status, codec.encode_error(message, answer_encoding), answer_encoding, mode)
+            return self._answer(400, codec.encode_error(FAILOVER_MESSAGES[mode], answer_encoding), answer_encoding, mode)
         if mode == "html":
             return self._send(200, HTML_PAGE, "text/html")
         if mode == "empty":
             return self._send(200, b"", codec.CONTENT_TYPES["binary"])
         if mode == "garbage":
             return self._send(200, GARBAGE, codec.CONTENT_TYPES["binary"])
+        source_ip = f"{self.client_address[0]}:{self.client_address[1]}"
+        request_id = None if endpoint == "/create/job" else cluster.ring.begin_request(cluster.index, endpoint, auth_id or "anonymous", source_ip)
         try:
             request = codec.decode_request(endpoint, body, encoding)
-            record = self._run(endpoint, request, auth_id)
+            record = self._run(endpoint, request, auth_id or "anonymous", source_ip)
             if isinstance(record.get("job_response"), large.Spliced):
                 if answer_encoding == "binary":
                     return self._send_parts(*large.spliced_get_job(record))
                 record["job_response"] = b"".join(record["job_response"].chunks())
             response = codec.encode_response(endpoint, record, answer_encoding)
             status = 200
-        except (Refused, ProtocolError) as exc:
+        except (Refused, ProtocolError, sql.SqlError) as exc:
             response, status = codec.encode_error(str(exc), answer_encoding), 400
+        finally:
+            if request_id is not None:
+                cluster.ring.end_request(cluster.index, request_id)
         return self._answer(status, response, answer_encoding, mode)
 
     def _create_large_job(self, length: int, auth_id: str | None) -> None:
         """A /create/job whose payload is read from the socket into a digest, never held."""
         if auth_id is None:
             self.close_connection = True  # the unread body makes the connection unusable
-            return self._send_unauthorized()
+            return self._send_unauthorized("binary")
         cluster = self.server.cluster
         if cluster.recorded is not None:
             cluster.recorded.append(("/create/job", {k.lower(): v for k, v in self.headers.items()}, b""))
         try:
             request = large.read_create_job(self.rfile, length)
-            response, status = codec.encode_response("/create/job", cluster.ring.create(cluster.index, request, auth_id), "binary"), 200
+            source_ip = f"{self.client_address[0]}:{self.client_address[1]}"
+            created = cluster.ring.create(cluster.index, request, auth_id or "anonymous", source_ip)
+            response, status = codec.encode_response("/create/job", created, "binary"), 200
         except (Refused, ProtocolError) as exc:
             response, status = codec.encode_error(str(exc), "binary"), 400
         except avro.Truncated as exc:
@@ -283,10 +300,10 @@ class _Handler(BaseHTTPRequestHandler):
             for chunk in part.chunks() if isinstance(part, large.Spliced) else (part,):
                 self.wfile.write(chunk)
 
-    def _run(self, endpoint: str, request: dict, auth_id: str) -> dict:
+    def _run(self, endpoint: str, request: dict, auth_id: str, source_ip: str) -> dict:
         ring, index = self.server.cluster.ring, self.server.cluster.index
         handlers: dict[str, Callable[[], dict]] = {
-            "/create/job": lambda: ring.create(index, request, auth_id),
+            "/create/job": lambda: ring.create(index, request, auth_id, source_ip),
             "/get/job": lambda: ring.get(index, request),
             "/admin/alter/jobs": lambda: ring.cancel(index, request),
             "/admin/show/jobs": lambda: ring.show(index, request),
@@ -294,7 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if endpoint in handlers:
             return handlers[endpoint]()
-        return work.run(endpoint, request, ring.urls())
+        return work.run(endpoint, request, ring.urls(), database=ring.database)
 
     @staticmethod
     def _endpoint_of(path: str) -> str | None:
@@ -324,6 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         content_type = codec.CONTENT_TYPES[codec.response_encoding(encoding)]
+        if encoding == "snappy" and self.server.cluster.snappy_answer_type == "x-snappy":
+            content_type = codec.CONTENT_TYPES["snappy"]  # the body is Avro binary all the same
         if mode == "truncate":
             body = body[: len(body) // 2]
         if mode == "cut":
@@ -331,8 +350,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(status, body, content_type, length=len(body), cut=len(body) // 2)
         self._send(status, body, content_type, trickle=mode == "trickle")
 
-    def _send_unauthorized(self) -> None:
-        self._send(401, b"Unauthorized\n", "text/plain", extra={"WWW-Authenticate": 'Basic realm="GPUdb"'})
+    def _send_unauthorized(self, encoding: str, status: int = 401) -> None:
+        """HTTP 401 with an ERROR wrapper, as Kinetica answers refused credentials."""
+        body = codec.encode_error(UNAUTHORIZED_MESSAGE, codec.response_encoding(encoding))
+        self._send(status, body, codec.CONTENT_TYPES[codec.response_encoding(encoding)],
+                   extra={"WWW-Authenticate": 'Basic realm="GPUdb"'})
 
     def _send_json(self, status: int, value: dict) -> None:
         self._send(status, (json.dumps(value) + "\n").encode(), "application/json")
@@ -366,7 +388,10 @@ class Emulator:
     """A ring of emulated clusters on loopback: the primary, and a backup when asked.
 
     Usable in-process (`with Emulator(port=0) as emu: emu.url`) and from `python -m kjob.emulator`.
-    `tls=(certificate file, key file)` serves HTTPS.
+    `tls=(certificate file, key file)` serves HTTPS. `db` is the ring's SQLite database file
+    (in memory by default), `seed` SQL statements run on it after the demo tables. The
+    other keywords set behaviour that Kinetica's public material does not settle
+    (docs/PROTOCOL-NOTES.md); the defaults are the most likely.
     """
 
     def __init__(
@@ -382,17 +407,37 @@ class Emulator:
         verbose: bool = False,
         record: bool = False,
         tls: tuple[str, str] | None = None,
+        db: str = ":memory:",
+        seed: tuple[str, ...] | list[str] = (),
+        max_get_records_size: int = sql.MAX_GET_RECORDS_SIZE,
+        retention: float | None = 3600.0,
+        progress: str = "linear",
+        cancel_checkpoint: float = 0.2,
+        show_jobs_tags: str = "json",
+        snappy_answer_type: str = "octet-stream",
     ) -> None:
+        if snappy_answer_type not in SNAPPY_ANSWER_TYPES:
+            raise ValueError(f"snappy answer type {snappy_answer_type!r}: expected one of {', '.join(SNAPPY_ANSWER_TYPES)}")
         ports = [port] if backup_port is None else [port, backup_port]
-        self.ring = Ring(len(ports), job_duration=job_duration, replication_delay=replication_delay)
+        try:
+            database = sql.Database(db, max_get_records_size=max_get_records_size, seed=sql.DEMO_TABLES + tuple(seed))
+        except sqlite3.Error as exc:
+            raise ValueError(f"cannot open the database {db}: {exc}") from None
+        except sql.SqlError as exc:
+            raise ValueError(f"cannot seed the database: {exc}") from None
+        self.ring = Ring(len(ports), job_duration=job_duration, replication_delay=replication_delay, database=database,
+                         retention=retention, progress_shape=progress, cancel_checkpoint=cancel_checkpoint,
+                         show_jobs_tags=show_jobs_tags)
         credentials = credentials or Credentials()
         self.clusters: list[ClusterServer] = []
         try:
             for index, each_port in enumerate(ports):
-                self.clusters.append(ClusterServer(self.ring, index, host, each_port, credentials, verbose, tls))
+                self.clusters.append(ClusterServer(self.ring, index, host, each_port, credentials, verbose, tls,
+                                                   snappy_answer_type))
         except OSError:
             for cluster in self.clusters:
                 cluster.listener.server_close()
+            database.close()
             raise
         for spec in faults:
             self.primary.faults.add(spec)
@@ -424,6 +469,7 @@ class Emulator:
     def stop(self) -> None:
         for cluster in self.clusters:
             cluster.stop()
+        self.ring.database.close()
 
     def job_count(self) -> int:
         return self.ring.count()

@@ -7,13 +7,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from kjob.emulator import sql
 from kjob.protocol import payload, records, schemas
 
 VERSION = "7.2.3.13"
 
-SYSTEM_STATUS = {"status": "running", "version": VERSION, "ha_status": "running"}
+SYSTEM_STATUS = {"status": "running", "version": VERSION}
 
-# A small, fixed data set that every SELECT of the emulator answers from.
+# The rows that dynamic-schema endpoints other than SQL (/aggregate/groupby...) answer from:
+# the seeded `cities` table of the emulator's database (sql.DEMO_TABLES) as plain data.
 CITIES = [
     (1, "Amsterdam", 11.2),
     (2, "Boston", 9.8),
@@ -23,6 +25,9 @@ CITIES = [
     (6, "Florence", 16.9),
 ]
 SQL_COLUMNS = [("id", "long", "long"), ("city", "string", "char16"), ("temperature", ["double", "null"], "double")]
+
+# GET / on a running server answers this short text (what a browser or a load balancer sees).
+ROOT_TEXT = b"Kinetica is running\n"
 
 
 def system_properties(own_url: str, ring_urls: list[str]) -> dict[str, str]:
@@ -36,28 +41,10 @@ def system_properties(own_url: str, ring_urls: list[str]) -> dict[str, str]:
     }
 
 
-def system_status() -> dict:
-    return {"status_map": {"system": json.dumps(SYSTEM_STATUS)}, "info": {}}
-
-
-def sql_result(statement: str, encoding: str, rows: int | None = None) -> dict:
-    """An /execute/sql response: SELECTs answer a column-oriented result set, others a count."""
-    verb = statement.strip().split(None, 1)[0].upper() if statement.strip() else ""
-    base = {
-        "count_affected": 0,
-        "response_schema_str": "",
-        "binary_encoded_response": b"",
-        "json_encoded_response": "",
-        "total_number_of_records": 0,
-        "has_more_records": False,
-        "paging_table": "",
-        "info": {},
-    }
-    if verb not in ("SELECT", "WITH", "SHOW", "DESCRIBE"):
-        base["count_affected"] = int(hashlib.sha256(statement.encode()).hexdigest(), 16) % 1000
-        return base
-    selected = CITIES if rows is None else [CITIES[i % len(CITIES)] for i in range(rows)]
-    return {**base, **column_result(SQL_COLUMNS, selected, encoding)}
+def system_status(draining: bool = False) -> dict:
+    """/show/system/status: `system` says running; the HA drain state is a key of its own."""
+    ha_status = {"drained": "draining" if draining else "drained"}
+    return {"status_map": {"system": json.dumps(SYSTEM_STATUS), "ha_status": json.dumps(ha_status)}, "info": {}}
 
 
 def column_result(columns: list[tuple[str, Any, str]], rows: list[tuple], encoding: str) -> dict:
@@ -178,24 +165,23 @@ def alter_table_result(request: dict) -> dict:
     }
 
 
-def _sql(request: dict, cluster_urls: list[str]) -> dict:
-    options = request.get("options", {})
-    rows = int(options["emulator_rows"]) if "emulator_rows" in options else None
-    return sql_result(request["statement"], request.get("encoding", "binary"), rows)
-
-
 # Endpoints with an answer of their own; every other endpoint gets respond()'s.
-HANDLERS: dict[str, Callable[[dict, list[str]], dict]] = {
-    "/execute/sql": _sql,
-    "/alter/table": lambda request, urls: alter_table_result(request),
-    "/show/system/status": lambda request, urls: system_status(),
-    "/show/system/properties": lambda request, urls: {"property_map": system_properties(urls[0], urls), "info": {}},
+Handler = Callable[[dict, list[str], "sql.Database"], dict]
+HANDLERS: dict[str, Handler] = {
+    "/execute/sql": lambda request, urls, database: database.execute_sql(request),
+    "/get/records/bycolumn": lambda request, urls, database: database.records_by_column(request),
+    "/alter/table": lambda request, urls, database: alter_table_result(request),
+    "/show/system/status": lambda request, urls, database: system_status(),
+    "/show/system/properties": lambda request, urls, database: {"property_map": system_properties(urls[0], urls),
+                                                                "info": {}},
 }
 
 
-def run(endpoint: str, request: dict | None, cluster_urls: list[str], padding: int = 0) -> dict:
+def run(endpoint: str, request: dict | None, cluster_urls: list[str], padding: int = 0, *,
+        database: sql.Database) -> dict:
     """The response record of `endpoint` for `request` (None: a payload too large to keep).
 
+    SQL runs on the ring's `database` (a statement it refuses raises sql.SqlError).
     `padding` adds that many bytes to the response's `info` (key `emulator_padding`), so a
     job's response can be as large as a benchmark asks.
     """
@@ -203,7 +189,7 @@ def run(endpoint: str, request: dict | None, cluster_urls: list[str], padding: i
     if request is None:
         result = payload.empty(found.response.schema)
     elif endpoint in HANDLERS:
-        result = HANDLERS[endpoint](request, cluster_urls)
+        result = HANDLERS[endpoint](request, cluster_urls, database)
     else:
         result = respond(request, found.request.schema, found.response.schema)
     if padding and "info" in result:
