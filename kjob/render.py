@@ -332,10 +332,14 @@ class WaitDisplay:
                 return Text(word, style=task.fields["colour"])
 
         class Remaining(TimeRemainingColumn):
-            """No estimate for a job that has ended; for all jobs, the longest job's."""
+            """No estimate for a job that has ended or cannot be seen; for all jobs, the longest job's.
+
+            Not cached (rich keeps a render 0.5 s), so that the overall estimate and the jobs' agree."""
+
+            max_refresh = None
 
             def render(self, task):
-                if task.fields.get("ended"):
+                if task.fields.get("ended") or task.fields.get("state") == "UNREACHABLE":
                     return Text("")
                 if task.id == display._overall:
                     return super().render(display._longest_remaining(task))
@@ -348,8 +352,9 @@ class WaitDisplay:
         # the bar and the percentage always stay.
         endpoint_width = ENDPOINT_WIDTH if width >= WIDE else 0
         fixed = STATE_WIDTH + 4 + 7 + 7 + 6 + (endpoint_width + 1 if endpoint_width else 0)
-        labels = [len(str(job.ref)) for job in jobs] + [len(f"all {len(jobs)} jobs")]
-        ref_width = max(8, min(max(labels) + 10, MAX_REF_WIDTH, width - fixed - MIN_BAR - 1))
+        # A job named by id is shown with its tag once known (`12 (nightly)`): room for it.
+        labels = [len(str(job.ref)) if job.ref.job_id is None else MAX_REF_WIDTH for job in jobs]
+        ref_width = max(8, min(max([*labels, len(f"all {len(jobs)} jobs")]), MAX_REF_WIDTH, width - fixed - MIN_BAR - 1))
         bar_width = max(MIN_BAR, min(40, width - fixed - ref_width - 1))
         # Many jobs: bars for as many running jobs as the screen holds, the rest behind the
         # overall bar, and fewer redraws (each redraw renders every visible row).
@@ -406,7 +411,8 @@ class WaitDisplay:
             share = 100 if job.finished else completed  # an ended job, however it ended, is all done
             self._overall_done += share - self._shares.get(id(job), 0)
             self._shares[id(job)] = share
-            self._progress.update(self._overall, completed=self._overall_done, state=f"{len(self._ended)} ended")
+            self._progress.update(self._overall, completed=self._overall_done, state=f"{len(self._ended)} ended",
+                                  ended=len(self._ended) == len(self._tasks))
 
     def abort(self) -> None:
         """Stop the bars where they are, without a summary (an error ends the wait)."""
@@ -461,7 +467,7 @@ class WaitDisplay:
         for column in ("status", "waited", "message"):
             table.add_column(column, no_wrap=column != "message")
         for job in jobs:
-            status = _outcome_text(job) if job.finished else "RUNNING"
+            status = _outcome_text(job) if job.finished or job.unreachable_since is not None else "RUNNING"
             colour = STATUS_COLOURS.get(status, "red")
             row = [shorten_middle(_ref_label(job), job_width)]
             if not narrow:
@@ -526,7 +532,7 @@ def write_step_summary(path: str, jobs) -> None:
     """Append a Markdown table of the jobs' outcomes (GitHub Actions' $GITHUB_STEP_SUMMARY)."""
     lines = ["### kjob wait", "", "| job | endpoint | status | waited | message |", "|---|---|---|---|---|"]
     for job in jobs:
-        status = _outcome_text(job) if job.finished else "RUNNING"
+        status = _outcome_text(job) if job.finished or job.unreachable_since is not None else "RUNNING"
         message = _problem_text(job).replace("|", "\\|")
         lines.append(f"| {_ref_label(job)} | {job.state.endpoint if job.state else ''} | {status} | {_waited(job)} | {message} |")
     try:
