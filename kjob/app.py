@@ -184,6 +184,8 @@ def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: flo
     client = app.client()
     client.on_failover = display.failover
     client.on_retry = display.retry  # above the bars, and once per outage rather than once per poll
+    if client.trace is not None:
+        client.trace = display.trace  # --verbose lines go above the bars too
     started = time.monotonic()
     jobs = [Followed(ref, started=started) for ref in refs]
     display.start(jobs)

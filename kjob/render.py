@@ -287,6 +287,13 @@ class WaitDisplay:
             self._last_retry = tried
             self._note(f"kjob: no cluster answered ({tried}); trying again")
 
+    def trace(self, line: str) -> None:
+        """A --verbose line, above the bars when they are live."""
+        if self.mode == "rich" and self._progress is not None:
+            self._progress.console.print(self.renderer.clean(line), markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.renderer.trace(line)
+
     def _note(self, text: str) -> None:
         """A line for the person watching: above the bars, or on stderr like any message."""
         if self.mode == "rich" and self._progress is not None:

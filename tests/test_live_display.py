@@ -134,3 +134,13 @@ def test_outcome_lines_on_stdout_while_the_bars_are_on_the_terminal(emulator, tm
     assert re.fullmatch(rf"job {running} /alter/table: ERROR \(waited \d\.\d s\): disk full", lines[1])
     assert len(lines) == 2
     assert "━" in output and "already DONE" not in output  # bars on the terminal, outcome lines in the log
+
+
+def test_verbose_traces_go_above_the_bars(emulator):
+    tag = start(emulator.url, "/alter/table", alter(1.0))
+    code, output = run_in_pty(["wait", tag, "-v", "--url", emulator.url, "--interval", "0.3"])
+    assert code == 0
+    screen = [line for line in final_screen(output, 140) if line]
+    bars = [index for index, line in enumerate(screen) if line.startswith(tag)]
+    assert len(bars) == 1 and bar_line(tag, "DONE", FULL, "100%").fullmatch(screen[bars[0]])  # no stale bar left
+    assert screen[bars[0] - 1].startswith("< ") and f"> POST {emulator.url}/get/job (binary, " in "\n".join(screen)
