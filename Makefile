@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench readme completions clean
+.PHONY: install test demo bench readme completions schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ demo: install
 # The README's fault table, from the cases the tests run.
 readme: install
 	cd tests && ../$(BIN)/python fault_cases.py --write ../README.md
+
+# The endpoint registry (kjob/protocol/endpoints/), from the pinned official client gpudb
+# (a test fails when it is stale).
+schemas: install
+	$(BIN)/python -m kjob.protocol.generate
 
 # Shell completion scripts, from the click command tree (a test fails when they are stale).
 completions: install

@@ -71,8 +71,10 @@ class App:
 
     def remember(self, created) -> None:
         """Add a submitted job to kjob's record; a record that cannot be written only warns."""
+        remaining = self.remaining()  # a lock held elsewhere is waited for within the command's bounds
+        wait = self.settings.http_timeout if remaining is None else min(self.settings.http_timeout, remaining)
         try:
-            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster)
+            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster, wait=wait)
         except OSError as exc:
             self.render.warning(f"cannot record the job in {self.history.path}: {exc.strerror or exc}")
 
@@ -85,11 +87,17 @@ class App:
 def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = False, quiet: bool = False,
              timeout: float | None = None) -> App:
     """Settings from the options (click already applied environment and profile), frozen."""
+    from kjob.sanitize import forget_secrets
+
+    forget_secrets()  # a run knows the secrets of its own settings (tests run many in one process)
     profile: Profile = ctx.meta.get("kjob.profile") or Profile()
     render = Renderer(as_json=as_json, quiet=quiet, verbose=params["verbose"])
     for warning in profile.warnings:
         render.warning(warning)
     clusters = [parse_cluster_url(url) for url in split_urls(params["urls"]) or [DEFAULT_URL]]
+    if any(cluster.password for cluster in clusters) and ctx.get_parameter_source("urls") == click.core.ParameterSource.COMMANDLINE:
+        render.warning("a password in --url shows in `ps` and in the shell's history: set KJOB_PASSWORD,"
+                       " or use --password-stdin or a profile's password_file")
     user, password, token = resolve_credentials(
         params["user"], params["password_stdin"], clusters, profile, os.environ,
         prompt=lambda text: click.prompt(text, hide_input=True, err=True),
@@ -106,7 +114,6 @@ def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = Fals
         deadline=None if timeout is None else time.monotonic() + timeout,
         discover=params["discover"],
     )
-    render.secrets = settings.secrets()
     if settings.insecure:
         render.warning("--insecure: TLS certificates are not checked")
     if params["verbose"]:

@@ -6,15 +6,18 @@ snappy load inside the code that needs them, so `kjob --help` and `kjob status` 
 
 from __future__ import annotations
 
+import errno
 import importlib
+import io
 import os
+import signal
 import sys
 
 import click
 
 from kjob import __version__
 from kjob.config import DEFAULT_HTTP_TIMEOUT
-from kjob.errors import EXIT_CODES, Interrupted
+from kjob.errors import EXIT_CODES, Interrupted, Terminated
 
 # name: the line `kjob --help` shows; the command lives in kjob.commands.<name>, a module
 # imported only when that command runs or shows its own help.
@@ -26,6 +29,7 @@ COMMANDS = {
     "cancel": "cancel jobs (by id or tag); a job that has already ended is reported so",
     "list": "list the jobs the cluster knows (/admin/show/jobs)",
     "history": "list the jobs kjob submitted from here",
+    "endpoints": "list Kinetica's endpoints, or show one endpoint's request and response fields",
     "completion": "print the shell completion script for bash, zsh or fish",
     "help": "show this help, or a command's (kjob help wait)",
 }
@@ -151,33 +155,161 @@ def help_command(ctx: click.Context, command_name: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The `kjob` console script: one exit code, one line per error, never a traceback."""
+    _reserve_standard_streams()
+    _terminate_on_signals()
     try:
         # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="kjob", standalone_mode=False)
+        code = code if isinstance(code, int) else 0
         sys.stdout.flush()  # here, so that a reader gone away is a BrokenPipeError we catch
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _say(exc.show)
+        code = exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("kjob: interrupted", err=True)
-        sys.exit(Interrupted.exit_code)
-    except BrokenPipeError:
-        _silence_stdout()
-        sys.exit(141)
+        _say(lambda: click.echo("kjob: interrupted", err=True))
+        code = Interrupted.exit_code
+    except Terminated as exc:
+        line = f"kjob: {exc}"
+        _say(lambda: click.echo(line, err=True))
+        code = exc.exit_code
+    except OSError as exc:
+        code = _output_failed(exc)
     except Exception as exc:  # a bug: one line, and the traceback only on request
         if os.environ.get("KJOB_DEBUG"):
             raise
-        click.echo(f"kjob: unexpected error: {type(exc).__name__}: {exc} (set KJOB_DEBUG=1 for a traceback)", err=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+        from kjob.sanitize import safe
+
+        text = safe(f"kjob: unexpected error: {type(exc).__name__}: {exc} (set KJOB_DEBUG=1 for a traceback)")
+        _say(lambda: click.echo(text, err=True))
+        code = 1
+    try:
+        sys.stdout.flush()  # what a successful run or an error left for stdout
+    except OSError as exc:
+        code = _output_failed(exc) if code == 0 else code
+    sys.exit(code)
+
+
+def _say(show) -> None:
+    """Write an error line; a stderr that cannot take it (closed, full) changes nothing."""
+    try:
+        show()
+    except OSError:
+        _quiet_stderr()
+
+
+def _output_failed(exc: OSError) -> int:
+    """An OSError that reached the top: stdout or stderr could not be written, or (KJOB_DEBUG) a bug."""
+    if exc.errno == errno.EPIPE:  # the reader went away (`kjob ... | head -1`): 141, as for other tools
+        _silence_stdout()
+        return 141
+    if _broken(sys.stdout):
+        _silence_stdout()
+        _say(lambda: click.echo(f"kjob: cannot write to stdout: {exc.strerror or exc}", err=True))
+        return OUTPUT_FAILED
+    if os.environ.get("KJOB_DEBUG"):
+        raise exc
+    _say(lambda: click.echo(f"kjob: unexpected error: {type(exc).__name__}: {exc} (set KJOB_DEBUG=1 for a traceback)", err=True))
+    return 1
+
+
+OUTPUT_FAILED = 2  # a local write error, like a file that cannot be written
+
+
+def _broken(stream) -> bool:
+    """Whether a standard stream has failed a write (closed, full, an I/O error)."""
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    return isinstance(raw, _StandardStream) and raw.failed is not None
+
+
+class _StandardStream(io.RawIOBase):
+    """stdout or stderr as kjob writes them. stdout: a write that fails is remembered, so that
+    the error which reaches the top can be told for what it is (a full disk under `> /dev/full`,
+    a stream closed with `>&-`: output nobody reads is no silent success). stderr: what it
+    cannot take is dropped, and the exit code still tells the outcome."""
+
+    def __init__(self, fd: int, closed: bool) -> None:
+        super().__init__()
+        self.fd = fd
+        self.is_closed = closed
+        self.failed: OSError | None = None
+        self.silenced = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return not self.is_closed and os.isatty(self.fd)
+
+    def write(self, data) -> int:
+        if self.silenced:
+            return len(data)
+        try:
+            if self.is_closed:
+                raise OSError(errno.EBADF, "it is closed")
+            return os.write(self.fd, data)
+        except OSError as exc:
+            self.failed = exc
+            if self.fd == 2:
+                self.silenced = True
+                return len(data)
+            raise
+
+
+def _reserve_standard_streams() -> None:
+    """stdout and stderr written through _StandardStream; a closed stdin, stdout or stderr gets
+    /dev/null as its descriptor, so that no file or socket kjob opens takes its number (stdin
+    then stays None, which kjob reads as "closed")."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            closed = False
+        except OSError:
+            closed = True
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if fd == 0:
+            continue
+        old = getattr(sys, name)
+        setattr(sys, name, io.TextIOWrapper(
+            io.BufferedWriter(_StandardStream(fd, closed)), encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or "strict", line_buffering=fd == 2 or bool(getattr(old, "line_buffering", False))))
+
+
+def _terminate_on_signals() -> None:
+    """SIGTERM and SIGHUP end kjob as Ctrl-C does, cleaning up on the way (a temporary file, the
+    terminal's cursor), with exit code 128 + the signal; a signal the caller ignores stays ignored."""
+    def handler(signum: int, frame) -> None:
+        raise Terminated(signum)
+
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) == signal.SIG_DFL:
+            signal.signal(number, handler)
 
 
 def _silence_stdout() -> None:
-    """The reader went away (`kjob ... | head -1`): what is left for stdout goes nowhere,
-    so that the flush at exit cannot fail again with a traceback."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    """Stdout cannot be written (the reader went away, a full disk, closed): what is left for
+    it goes nowhere, so that the flush at exit cannot fail again with a traceback."""
+    _silence(sys.stdout)
 
 
+def _quiet_stderr() -> None:
+    _silence(sys.stderr)
+
+
+def _silence(stream) -> None:
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    if isinstance(raw, _StandardStream):
+        raw.silenced = True
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

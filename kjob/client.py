@@ -35,6 +35,9 @@ from kjob.transport import (
     READ_CHUNK,
     FileData,
     StreamedBody,
+    Watch,
+    WatchedAdapter,
+    deadline,
     describe_failure,
     redact_header,
     user_agent,
@@ -54,6 +57,7 @@ FAILOVER_HTTP_STATUSES = {404, 500, 502, 503, 504}
 NOT_FOUND = re.compile(r"\bnot found\b", re.IGNORECASE)
 DUPLICATE_TAG = re.compile(r"already exists|duplicate", re.IGNORECASE)
 SMALL_ANSWER = 1 << 20  # a /get/job answer up to this size is read whole; a larger one is streamed
+MAX_WHOLE_ANSWER = 1 << 28  # an answer read whole (any but a job's response) past this is no real one
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
 
@@ -99,6 +103,42 @@ class Created(NamedTuple):
         }
 
 
+class SinkFailed(Exception):
+    """The sink of a job's response could not take it (a full disk, a closed stdout): a local
+    failure, re-raised as its own OSError outside the handling of the cluster's failures."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _GuardedSink:
+    """A sink whose OSErrors are the sink's, never mistaken for a broken connection (and retried)."""
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+
+    def begin(self, size: int) -> None:
+        try:
+            self.sink.begin(size)
+        except OSError as exc:
+            raise SinkFailed(exc) from exc
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self.sink.write(chunk)
+        except OSError as exc:
+            raise SinkFailed(exc) from exc
+
+
+def _content_length(response: requests.Response) -> int | None:
+    try:
+        length = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
 class Discard:
     """A sink for a job's response that nobody needs (status, wait): it is read and dropped."""
 
@@ -141,7 +181,7 @@ class Client:
     def session(self) -> requests.Session:
         if self._session is None:
             session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(
+            adapter = WatchedAdapter(
                 pool_connections=max(1, len(self.clusters)), pool_maxsize=self.max_connections, max_retries=0
             )
             session.mount("http://", adapter)
@@ -173,7 +213,8 @@ class Client:
 
     def headers(self, encoding: str) -> dict[str, str]:
         content_type = codec.CONTENT_TYPES[encoding]
-        headers = {"Content-Type": content_type, "Accept": content_type, "User-Agent": user_agent()}
+        # identity: a compressed answer could inflate a thousandfold in memory (gpudb asks for none either)
+        headers = {"Content-Type": content_type, "Accept": content_type, "Accept-Encoding": "identity", "User-Agent": user_agent()}
         if self.settings.token:
             headers["Authorization"] = f"Bearer {self.settings.token}"
         elif self.settings.user:
@@ -188,11 +229,16 @@ class Client:
         body = codec.encode_request(endpoint, record, self.settings.wire)
         return self.exchange(cluster, endpoint, body)
 
-    def _send(self, cluster: str, endpoint: str, body: bytes | StreamedBody) -> requests.Response:
-        """POST a body; the answer's head has arrived, its body is still to be read."""
+    def _send(self, cluster: str, endpoint: str, body: bytes | StreamedBody, watch: Watch) -> requests.Response:
+        """POST a body (inside `watch`'s deadline); the answer's head has arrived, its body is still to be read.
+
+        A redirect is the cluster's failure: kjob talks to the cluster it was given, and a
+        POST cannot be replayed elsewhere as it was. An answer compressed unasked is refused
+        before a byte of it is inflated.
+        """
         encoding = self.settings.wire
         headers = self.headers(encoding)
-        timeout = self.call_timeout()
+        timeout = watch.seconds
         if isinstance(body, StreamedBody):
             body.rewind()
         if self.trace:  # one call, so that polls on several threads do not interleave their lines
@@ -202,12 +248,23 @@ class Client:
             session = self.session
             response = session.post(
                 cluster + endpoint, data=body, headers=headers, timeout=(min(10.0, timeout), timeout), stream=True,
-                proxies=self._proxies_for(cluster),
+                proxies=self._proxies_for(cluster), allow_redirects=False,
             )
         except requests.RequestException as exc:
-            raise self._failed(cluster, exc) from None
+            raise self._failed(cluster, exc, watch) from None
         if self.trace:
             self.trace(f"< HTTP {response.status_code} {response.headers.get('Content-Type') or '(no content type)'}")
+        if response.is_redirect or 300 <= response.status_code < 400:
+            from kjob.config import redact_url
+
+            response.close()
+            location = response.headers.get("Location")
+            where = f" to {redact_url(location)}" if location else ""
+            raise ClusterFailed(f"HTTP {response.status_code}, a redirect{where}: kjob follows none (is the URL the cluster's?)")
+        coding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if coding not in ("", "identity"):
+            response.close()
+            raise ClusterFailed(f"an answer in Content-Encoding {coding}, which kjob did not ask for")
         return response
 
     def call_timeout(self) -> float:
@@ -216,8 +273,11 @@ class Client:
             return self.settings.http_timeout
         return max(0.1, min(self.settings.http_timeout, self.settings.deadline - time.monotonic()))
 
-    def _failed(self, cluster: str, exc: Exception) -> ClusterFailed:
-        reason, maybe_sent = describe_failure(exc, self.call_timeout())
+    def _failed(self, cluster: str, exc: Exception, watch: Watch) -> ClusterFailed:
+        if watch.fired:  # the exchange's deadline cut the connection, whatever the read then said
+            reason, maybe_sent = f"no complete answer within {watch.seconds:g} s", True
+        else:
+            reason, maybe_sent = describe_failure(exc, watch.seconds)
         if self.trace:
             self.trace(f"< {cluster}: {reason}")
         return ClusterFailed(reason, maybe_sent)
@@ -225,25 +285,31 @@ class Client:
     def exchange(self, cluster: str, endpoint: str, body: bytes | StreamedBody) -> dict:
         """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""
         started = time.monotonic()
-        response = self._send(cluster, endpoint, body)
-        try:
-            content = self._read_all(response, started + self.call_timeout())
-        except requests.RequestException as exc:
-            raise self._failed(cluster, exc) from None
-        finally:
-            response.close()
+        with deadline(self.call_timeout()) as watch:
+            response = self._send(cluster, endpoint, body, watch)
+            try:
+                content = self._read_all(response)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise self._failed(cluster, exc, watch) from None
+            finally:
+                response.close()
         if self.trace:
             self.trace(f"< {len(content)} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
         content_type = response.headers.get("Content-Type", "")
         return self._interpret(cluster, endpoint, response.status_code, content_type, content)
 
-    def _read_all(self, response: requests.Response, deadline: float) -> bytes:
-        """The whole body, but never past `deadline` (a server that trickles bytes is cut off)."""
-        chunks = []
+    def _read_all(self, response: requests.Response, limit: int = MAX_WHOLE_ANSWER) -> bytes:
+        """The whole body, up to `limit` bytes (the exchange's Watch bounds it in time)."""
+        too_big = f"an answer of over {limit} bytes, more than this call can have"
+        length = _content_length(response)
+        if length is not None and length > limit:
+            raise ClusterFailed(too_big)
+        chunks, size = [], 0
         for chunk in response.iter_content(READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise ClusterFailed(too_big)
             chunks.append(chunk)
-            if time.monotonic() > deadline:
-                raise requests.exceptions.ReadTimeout("the answer did not complete in time")
         return b"".join(chunks)
 
     def _check_head(self, cluster: str, endpoint: str, status: int, content_type: str) -> None:
@@ -292,25 +358,29 @@ class Client:
         """/get/job in binary, read from the socket: `job_response` goes to `sink` in chunks,
         so that a response of any size is never held whole (status and wait discard it)."""
         started = time.monotonic()
-        response = self._send(cluster, "/get/job", body)
-        deadline = started + self.call_timeout()
-        try:
-            self._check_head(cluster, "/get/job", response.status_code, response.headers.get("Content-Type", ""))
+        with deadline(self.call_timeout()) as watch:
+            response = self._send(cluster, "/get/job", body, watch)
             try:
-                length = int(response.headers.get("Content-Length", -1))
-                if 0 <= length <= SMALL_ANSWER:  # the usual look: read it whole, parse it in memory
-                    source = avro.Source(self._read_all(response, deadline))
-                else:
-                    source = avro.StreamSource(response.raw)
-                wrapped, answer = codec.read_get_job_stream(source, sink, deadline=deadline)
-                if source.remaining():
-                    raise ProtocolError(f"{source.remaining()} unexpected bytes after the gpudb_response")
-            except ProtocolError as exc:
-                raise ClusterFailed(f"unreadable answer: {exc.message}") from None
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                raise self._failed(cluster, exc) from None
-        finally:
-            response.close()
+                self._check_head(cluster, "/get/job", response.status_code, response.headers.get("Content-Type", ""))
+                try:
+                    length = _content_length(response)
+                    if length is not None and length <= SMALL_ANSWER:  # the usual look: read it whole, parse it in memory
+                        source = avro.Source(self._read_all(response, SMALL_ANSWER))
+                    else:  # lengths inside are checked against the Content-Length, if any
+                        source = avro.StreamSource(response.raw, length)
+                    wrapped, answer = codec.read_get_job_stream(source, _GuardedSink(sink), deadline=started + watch.seconds)
+                    if source.remaining():
+                        raise ProtocolError(f"{source.remaining()} unexpected bytes after the gpudb_response")
+                except SinkFailed as failed:
+                    raise failed.error from None  # the sink's own failure (a full disk): never the cluster's
+                except ProtocolError as exc:
+                    if watch.fired:
+                        raise self._failed(cluster, exc, watch) from None
+                    raise ClusterFailed(f"unreadable answer: {exc.message}") from None
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    raise self._failed(cluster, exc, watch) from None
+            finally:
+                response.close()
         if self.trace:
             self.trace(f"< {source.pos} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
         self._check_wrapper(cluster, "/get/job", response.status_code, wrapped)

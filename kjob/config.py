@@ -31,6 +31,11 @@ PROFILE_OPTIONS = {
     "wire": "wire",
     "discover": "discover",
 }
+# What each option key of a profile must be, as TOML gives it (bool is not a number here).
+PROFILE_TYPES = {
+    "url": "urls", "urls": "urls", "user": "string", "ca_bundle": "string", "insecure": "boolean",
+    "http_timeout": "number", "encoding": "string", "wire": "string", "discover": "boolean",
+}
 # Profile keys kjob reads itself (secrets and where to find them).
 PROFILE_SECRETS = {"password", "password_file", "token", "token_file"}
 
@@ -61,10 +66,6 @@ class Settings(NamedTuple):
     retries: int = 3
     discover: bool = False  # add the ring's other clusters, as the cluster reports them
 
-    def secrets(self) -> list[str]:
-        """Every secret value, for redaction."""
-        return [value for value in (self.password, self.token) if value]
-
     def __repr__(self) -> str:
         return f"Settings(urls={self.urls!r}, user={self.user!r}, auth={'token' if self.token else 'basic' if self.password else 'none'})"
 
@@ -85,6 +86,11 @@ def parse_cluster_url(text: str) -> ClusterURL:
     from urllib.parse import unquote, urlsplit, urlunsplit
 
     raw = text.strip()
+    scheme, sep, rest = raw.partition("://")
+    userinfo = rest.rpartition("@")[0] if sep else ""
+    if "/" in userinfo and ":" in userinfo:
+        raise BadInput(f"cluster URL {redact_url(raw)!r}: a '/' in its password must be written %2F"
+                       " (better: set KJOB_PASSWORD, and keep passwords out of URLs)")
     if "://" not in raw:
         raise BadInput(f"cluster URL {redact_url(raw)!r} has no scheme: write http://{redact_url(raw)} or https://...")
     parts = urlsplit(raw)
@@ -109,12 +115,13 @@ def parse_cluster_url(text: str) -> ClusterURL:
 
 
 def redact_url(text: str) -> str:
-    """`scheme://user:secret@host` shown as `scheme://user:***@host`."""
+    """`scheme://user:secret@host` shown as `scheme://user:***@host`, even when the secret holds
+    a '/' (which ends the host part for a URL parser, but not for someone reading the URL)."""
     scheme, sep, rest = text.partition("://")
     if not sep:
         scheme, rest = "", text
     userinfo, at, host = rest.rpartition("@")
-    if not at or "/" in userinfo:
+    if not at or ("/" in userinfo and ":" not in userinfo):  # no credentials; '@' in a path
         return text
     user = userinfo.split(":", 1)[0]
     shown = f"{user}:***" if ":" in userinfo else "***"
@@ -165,10 +172,14 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"config file {path} is not valid TOML: {exc}") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise BadInput(f"config file {path} holds a value kjob cannot read: {str(exc).split(';')[0]}") from None
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
         raise BadInput(f"config file {path}: 'profiles' must be a table of [profiles.NAME] tables")
     chosen = name or data.get("default_profile")
+    if not isinstance(chosen, (str, type(None))):
+        raise BadInput(f"config file {path}: default_profile must be a string, not {_toml_type(chosen)}")
     if not chosen:
         return Profile(path=path)
     if chosen not in profiles or not isinstance(profiles[chosen], dict):
@@ -177,6 +188,7 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
     profile = Profile(name=chosen, path=path)
     for key, value in profiles[chosen].items():
         if key in PROFILE_OPTIONS:
+            _check_type(path, chosen, key, value)
             profile.options[PROFILE_OPTIONS[key]] = split_urls(value) if key in ("url", "urls") else value
         elif key in PROFILE_SECRETS:
             if not isinstance(value, str):
@@ -188,6 +200,30 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
     if {"password", "token"} & profile.secrets.keys() and _readable_by_others(path):
         profile.warnings.append(f"config file {path} holds a secret and is readable by others: chmod 600 {path}")
     return profile
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
+    return next((text for kind, text in names.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def _check_type(path: str, profile: str, key: str, value: Any) -> None:
+    """BadInput (exit 2) when a profile's value is not of its key's type, before click or kjob uses it."""
+    import math
+
+    kind = PROFILE_TYPES[key]
+    fits = {
+        "urls": isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value)),
+        "string": isinstance(value, str),
+        "boolean": isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+    }[kind]
+    if not fits:
+        wanted = {"urls": "a string or an array of strings", "string": "a string", "boolean": "true or false",
+                  "number": "a finite number of seconds"}[kind]
+        raise BadInput(f"config file {path}: profile {profile!r}: {key} must be {wanted}, not {_toml_type(value)}")
 
 
 def _readable_by_others(path: str) -> bool:
@@ -218,31 +254,84 @@ def resolve_credentials(
     environ: Mapping[str, str],
     prompt=None,
 ) -> tuple[str | None, str | None, str | None]:
-    """(user, password, token) from the sources the module docstring lists, in that order."""
-    token = environ.get("KJOB_TOKEN") or environ.get("KI_OAUTH_TOKEN") or profile.secrets.get("token")
+    """(user, password, token) from the sources the module docstring lists, in that order.
+
+    Every secret found is handed to the redactor at once, used or not; a trailing line break
+    (a file read with $(cat ...), a Windows editor) is dropped, and a credential that cannot
+    go into an HTTP header is refused, naming where it came from but never showing it.
+    """
+    from kjob.sanitize import add_secret
+
+    for url in urls:
+        add_secret(url.password, user=url.user)
+    token, token_source = _first(("KJOB_TOKEN", environ.get("KJOB_TOKEN")), ("KI_OAUTH_TOKEN", environ.get("KI_OAUTH_TOKEN")),
+                                 ("the profile's token", profile.secrets.get("token")))
     if not token and "token_file" in profile.secrets:
-        token = read_secret_file(profile.secrets["token_file"], "token")
+        token, token_source = read_secret_file(profile.secrets["token_file"], "token"), f"the token file {profile.secrets['token_file']}"
+    add_secret(token)
+    token = _usable(token, token_source, token=True)
     from_url = next((url for url in urls if url.user), None)
     user = user or (from_url.user if from_url else None)
-    password = None
+    password, password_source = None, ""
     if password_stdin:
-        if sys.stdin.isatty():
+        stdin = sys.stdin
+        if stdin is None:
+            raise BadInput("--password-stdin reads the password from stdin, but stdin is closed")
+        if stdin.isatty():
             raise BadInput("--password-stdin reads the password from a pipe, but stdin is a terminal")
-        password = sys.stdin.readline().rstrip("\r\n")
+        password, password_source = stdin.readline().rstrip("\r\n"), "stdin"
         if not password:
             raise BadInput("--password-stdin: stdin held no password")
-    password = (
-        password
-        or environ.get("KJOB_PASSWORD")
-        or environ.get("KI_PWD")
-        or profile.secrets.get("password")
-        or (read_secret_file(profile.secrets["password_file"], "password") if "password_file" in profile.secrets else None)
-        or (from_url.password if from_url else None)
-    )
+    if not password:
+        password, password_source = _first(
+            ("KJOB_PASSWORD", environ.get("KJOB_PASSWORD")), ("KI_PWD", environ.get("KI_PWD")),
+            ("the profile's password", profile.secrets.get("password")))
+    if not password and "password_file" in profile.secrets:
+        path = profile.secrets["password_file"]
+        password, password_source = read_secret_file(path, "password"), f"the password file {path}"
+    if not password and from_url and from_url.password is not None:
+        password, password_source = from_url.password, "the URL"
+    add_secret(password, user=user)
     if user and password is None and not token:
-        if prompt is None or not sys.stdin.isatty():
+        if prompt is None or sys.stdin is None or not sys.stdin.isatty():
             raise BadInput(f"no password for user {user!r}: set KJOB_PASSWORD, or pipe it to --password-stdin")
-        password = prompt(f"Password for {user}")
+        password, password_source = prompt(f"Password for {user}"), "the prompt"
+        add_secret(password, user=user)
     if password and not user:
         raise BadInput("a password is set but no user: set KJOB_USER or --user")
+    password = _usable(password, password_source)
+    if user is not None and (":" in user or _control(user)):
+        raise BadInput(f"user {user!r} cannot be sent with basic auth: it holds a ':' or a control character")
+    if user is not None and password is not None:
+        add_secret(password, user=user)  # the base64 of the final user:password
     return user, password, token
+
+
+def _first(*candidates: tuple[str, str | None]) -> tuple[str | None, str]:
+    """The first (source, value) with a value: (value, source)."""
+    for source, value in candidates:
+        if value:
+            return value, source
+    return None, ""
+
+
+def _control(text: str) -> int | None:
+    """The position of the first control character in `text`, or None."""
+    return next((index for index, char in enumerate(text) if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0), None)
+
+
+def _usable(secret: str | None, source: str, *, token: bool = False) -> str | None:
+    """A secret without its trailing line break, or BadInput when an HTTP header cannot carry it."""
+    if secret is None:
+        return None
+    secret = secret.rstrip("\r\n")
+    if not secret:
+        raise BadInput(f"the {'token' if token else 'password'} from {source} is empty")
+    if token:
+        bad = next((index for index, char in enumerate(secret) if not "!" <= char <= "~"), None)
+        if bad is not None:
+            raise BadInput(f"the token from {source} holds a space, a control or a non-ASCII character"
+                           f" (at position {bad + 1}), which an HTTP header cannot carry")
+    elif (bad := _control(secret)) is not None:
+        raise BadInput(f"the password from {source} holds a control character (at position {bad + 1})")
+    return secret

@@ -11,7 +11,7 @@ import click
 EXIT_CODES: dict[int, str] = {
     0: "success; the job is DONE (status: the look succeeded)",
     1: "the job ended in ERROR",
-    2: "usage error or bad local input (nothing was sent)",
+    2: "usage error or bad local input (nothing was sent), or output that cannot be written",
     3: "the job was CANCELLED",
     4: "timed out, or the job has not finished",
     5: "job not found",
@@ -20,6 +20,8 @@ EXIT_CODES: dict[int, str] = {
     8: "the server refused the request (an ERROR answer)",
     10: "the job is no longer running, with a status kjob does not know (shown)",
     130: "interrupted (Ctrl-C)",
+    141: "the reader of stdout went away (kjob ... | head -1)",
+    129: "hung up (SIGHUP); 143: terminated (SIGTERM); a partial -o file is removed, the terminal restored",
 }
 
 
@@ -32,7 +34,9 @@ class KjobError(click.ClickException):
         super().__init__(message)
 
     def show(self, file=None) -> None:
-        click.echo(f"kjob: {self.format_message()}", file=file, err=True)
+        from kjob.sanitize import safe
+
+        click.echo(f"kjob: {safe(self.format_message())}", file=file, err=True)
 
 
 class BadInput(KjobError):
@@ -112,3 +116,14 @@ class Interrupted(KjobError):
     """Ctrl-C: the one place where an interrupt becomes exit 130."""
 
     exit_code = 130
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised where the main thread is: what is under way cleans up as for
+    Ctrl-C (a BaseException, so that no `except Exception` keeps it); exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.exit_code = 128 + signum
+        super().__init__(f"terminated by {signal.Signals(signum).name}")

@@ -20,6 +20,18 @@ from kjob.errors import BadInput
 FILE_NAME = "jobs.jsonl"
 MAX_ENTRIES = 1000
 FIELDS = ("job_id", "job_tag", "endpoint", "cluster", "submitted_at")
+LOCK_WAIT = 5.0  # seconds to wait for another kjob to release the record (at most; the command's deadline may say less)
+LOCK_POLL = 0.02
+
+
+def _well_formed(entry: object) -> bool:
+    """A line kjob wrote: every field there, of its type (a job id a long, the rest strings)."""
+    if not isinstance(entry, dict) or not all(field in entry for field in FIELDS):
+        return False
+    job_id = entry["job_id"]
+    if not isinstance(job_id, int) or isinstance(job_id, bool) or not -(1 << 63) <= job_id < 1 << 63:
+        return False
+    return all(isinstance(entry[field], str) for field in FIELDS[1:])
 
 
 class History:
@@ -29,23 +41,35 @@ class History:
         self._entries: list[dict] | None = None  # read once: a wait may ask for tags on every poll
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """An exclusive lock on a file of its own, so that trimming (a rename) never loses a line."""
+    def _locked(self, wait: float) -> Iterator[None]:
+        """An exclusive lock on a file of its own, so that trimming (a rename) never loses a line.
+
+        Waited for at most `wait` seconds: a process that holds it (stopped, or hung) must not
+        keep a command past its deadline. flock cannot wait with a timeout, so it is tried again.
+        """
         os.makedirs(self.folder, mode=0o700, exist_ok=True)
         lock = os.open(os.path.join(self.folder, "jobs.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            give_up = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= give_up:
+                        raise OSError(f"another process has held its lock for {wait:g} s") from None
+                    time.sleep(LOCK_POLL)
             yield
         finally:
             os.close(lock)  # closing releases the lock
 
-    def add(self, job_id: int, job_tag: str, endpoint: str, cluster: str) -> None:
-        """Append one job; raises OSError when the state folder cannot be written."""
+    def add(self, job_id: int, job_tag: str, endpoint: str, cluster: str, *, wait: float = LOCK_WAIT) -> None:
+        """Append one job; raises OSError when the state folder cannot be written or stays locked."""
         entry = {"job_id": job_id, "job_tag": job_tag, "endpoint": endpoint, "cluster": cluster,
                  "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
         self._entries = None
-        with self._locked():
+        with self._locked(min(wait, LOCK_WAIT)):
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
                 os.write(fd, line)
@@ -82,9 +106,9 @@ class History:
         for line in raw.splitlines():
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON, or an integer of thousands of digits
                 continue
-            if isinstance(entry, dict) and all(field in entry for field in FIELDS):
+            if _well_formed(entry):
                 found.append(entry)
         return found
 

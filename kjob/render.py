@@ -15,6 +15,7 @@ import click
 
 from kjob.config import redact_url
 from kjob.jobs import ref_text
+from kjob.sanitize import json_visible, redact, safe, visible
 
 MAX_BARS = 20  # job bars on screen at once; the overall bar stands for the rest
 STATUS_COLOURS = {"RUNNING": "cyan", "DONE": "green", "ERROR": "red", "CANCELLED": "yellow"}
@@ -30,6 +31,13 @@ def colour_allowed(stream: IO[str]) -> bool:
         return False
 
 
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """JSON that a terminal shows as it is (kjob.sanitize.json_visible): one compact line, or
+    indented (its line breaks are kjob's own, every string's control characters escaped)."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    return json_visible(json.dumps(value, ensure_ascii=False, indent=indent, separators=separators))
+
+
 def failover_text(cluster: str, reason: str) -> str:
     return f"kjob: {reason}; going on with {redact_url(cluster)}"
 
@@ -37,11 +45,10 @@ def failover_text(cluster: str, reason: str) -> str:
 class Renderer:
     """Output for one command run: --json, --quiet or human text."""
 
-    def __init__(self, *, as_json: bool = False, quiet: bool = False, verbose: bool = False, secrets: list[str] | None = None) -> None:
+    def __init__(self, *, as_json: bool = False, quiet: bool = False, verbose: bool = False) -> None:
         self.as_json = as_json
         self.quiet = quiet
         self.verbose = verbose
-        self.secrets = [secret for secret in (secrets or []) if secret]
         self.out = sys.stdout
         self.err = sys.stderr
         self.out_colour = colour_allowed(self.out)
@@ -50,10 +57,9 @@ class Renderer:
     # --- stderr ----------------------------------------------------------------------------
 
     def clean(self, text: str) -> str:
-        """Nothing kjob prints may carry a secret, whatever a server or an exception said."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        """Nothing kjob prints may carry a secret or a raw control character, whatever a server
+        or an exception said (kjob.sanitize): one line, so a text of several is written line by line."""
+        return safe(text)
 
     def message(self, text: str, *, always: bool = False) -> None:
         """A human message on stderr (dropped by --quiet unless `always`)."""
@@ -66,8 +72,9 @@ class Renderer:
         click.echo(f"kjob: {label} {self.clean(text)}", file=self.err)
 
     def trace(self, line: str) -> None:
+        """--verbose lines (kjob's own, several at once so that threads do not interleave them)."""
         if self.verbose:
-            click.echo(self.clean(line), file=self.err)
+            click.echo("\n".join(self.clean(part) for part in line.split("\n")), file=self.err)
 
     def failover(self, cluster: str, reason: str) -> None:
         self.message(failover_text(cluster, reason))
@@ -82,7 +89,7 @@ class Renderer:
         click.echo(self.clean(text), file=self.out)
 
     def json_line(self, value: Any) -> None:
-        self.data(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        click.echo(safe(json_text(value)), file=self.out)
 
     def _status_word(self, status: str) -> str:
         return click.style(status, fg=STATUS_COLOURS.get(status.upper()), bold=True) if self.out_colour else status
@@ -110,6 +117,31 @@ class Renderer:
             else:
                 self.data(f"{entry['submitted_at']}  {entry['job_id']:>{id_width}}  {entry['endpoint']:<{endpoint_width}}"
                           f"  {redact_url(entry['cluster']):<{cluster_width}}  {entry['job_tag']}")
+
+    def skeleton(self, value: dict) -> None:
+        """`submit --skeleton`: a payload to fill in, one field a line."""
+        click.echo(redact(json_text(value, indent=2)), file=self.out)
+
+    def endpoint_list(self, paths: list[str]) -> None:
+        """`kjob endpoints`: one endpoint a line (or a JSON object a line)."""
+        for path in paths:
+            self.json_line({"endpoint": path}) if self.as_json else self.data(path)
+
+    def endpoint_description(self, described: dict) -> None:
+        """`kjob endpoints ENDPOINT`: its request fields (type, default or required), then its response fields."""
+        if self.as_json:
+            return self.json_line(described)
+        self.data(described["endpoint"])
+        for side in ("request", "response"):
+            fields = described[side]["fields"]
+            self.data(f"{side} {described[side]['name']}:")
+            name_width = max((len(field["name"]) for field in fields), default=0)
+            type_width = max((len(field["type"]) for field in fields), default=0)
+            for field in fields:
+                note = ""
+                if side == "request":
+                    note = "required" if field.get("required") else f"default {json.dumps(field['default'])}"
+                self.data(f"  {field['name']:<{name_width}}  {field['type']:<{type_width}}  {note}".rstrip())
 
     def cancelled(self, state, *, already_ended: bool, server_status: str) -> None:
         """What `cancel` did to one job."""
@@ -161,9 +193,9 @@ class Renderer:
             f"job {job_id}  {self._status_word(state.job_status)}  {state.progress:>3}%  {state.endpoint}"
             f"  tag {state.tag or '-'}  on {redact_url(state.cluster)}"
         )
-        if state.error_message:
-            line += f"\n  error: {state.error_message}"
         self.data(line)
+        if state.error_message:
+            self.data(f"  error: {state.error_message}")
 
 
 # --- kjob wait: the display while jobs run, and the summary after ----------------------------
@@ -290,7 +322,8 @@ class WaitDisplay:
     def trace(self, line: str) -> None:
         """A --verbose line, above the bars when they are live."""
         if self.mode == "rich" and self._progress is not None:
-            self._progress.console.print(self.renderer.clean(line), markup=False, highlight=False, soft_wrap=True)
+            for part in line.split("\n"):  # several lines at once (kjob's own), each made safe
+                self._progress.console.print(self.renderer.clean(part), markup=False, highlight=False, soft_wrap=True)
         else:
             self.renderer.trace(line)
 
@@ -405,8 +438,10 @@ class WaitDisplay:
         status = _outcome_text(job)
         colour = STATUS_COLOURS.get(status, "red")
         completed = 100 if status == "DONE" else (state.progress if state else 0)
-        self._progress.update(task, completed=completed, ref=_ref_label(job), endpoint=state.endpoint if state else "",
-                              state=status, colour=colour, ended=job.finished)
+        # Text columns, never markup: the REF, the endpoint and the status word are the server's
+        self._progress.update(task, completed=completed, ref=safe(_ref_label(job)),
+                              endpoint=safe(state.endpoint) if state else "", state=safe(status), colour=colour,
+                              ended=job.finished)
         if job.finished and id(job) not in self._ended:  # once: a bar that ended keeps its time
             self._progress.stop_task(task)
             self._ended.add(id(job))
@@ -462,6 +497,7 @@ class WaitDisplay:
 
     def _summary_table(self, jobs) -> None:
         from rich.table import Column, Table
+        from rich.text import Text
 
         console = self._progress.console
         narrow = console.width < WIDE
@@ -476,10 +512,11 @@ class WaitDisplay:
         for job in jobs:
             status = _outcome_text(job) if job.finished or job.unreachable_since is not None else "RUNNING"
             colour = STATUS_COLOURS.get(status, "red")
-            row = [shorten_middle(_ref_label(job), job_width)]
+            # every cell Text, never markup: it holds the server's words
+            row = [Text(shorten_middle(safe(_ref_label(job)), job_width))]
             if not narrow:
-                row.append(job.state.endpoint if job.state else "")
-            row += [f"[{colour}]{status}[/]", _waited(job), self.renderer.clean(_problem_text(job))]
+                row.append(Text(safe(job.state.endpoint) if job.state else ""))
+            row += [Text(safe(status), style=colour), _waited(job), Text(safe(_problem_text(job)))]
             table.add_row(*row)
         console.print(table)
 
@@ -535,13 +572,18 @@ def wait_record(job) -> dict[str, Any]:
     return record
 
 
+def _markdown_cell(text: str) -> str:
+    """A table cell of the step summary: redacted, visible, and unable to end the cell or start HTML."""
+    return safe(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def write_step_summary(path: str, jobs) -> None:
     """Append a Markdown table of the jobs' outcomes (GitHub Actions' $GITHUB_STEP_SUMMARY)."""
     lines = ["### kjob wait", "", "| job | endpoint | status | waited | message |", "|---|---|---|---|---|"]
     for job in jobs:
         status = _outcome_text(job) if job.finished or job.unreachable_since is not None else "RUNNING"
-        message = _problem_text(job).replace("|", "\\|")
-        lines.append(f"| {_ref_label(job)} | {job.state.endpoint if job.state else ''} | {status} | {_waited(job)} | {message} |")
+        cells = [_ref_label(job), job.state.endpoint if job.state else "", status, _waited(job), _problem_text(job)]
+        lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n\n")
@@ -570,12 +612,12 @@ def write_json(stream: IO[str], value: Any, indent: int | None, level: int) -> N
     if isinstance(value, str) and len(value) > BIG_STRING:
         stream.write('"')
         for start in range(0, len(value), BIG_STRING):
-            stream.write(json.dumps(value[start : start + BIG_STRING], ensure_ascii=False)[1:-1])
+            stream.write(json_visible(json.dumps(value[start : start + BIG_STRING], ensure_ascii=False)[1:-1]))
         stream.write('"')
         return
     if not isinstance(value, (dict, list)) or not value or _flat(value):
         separators = (",", ": ") if indent is not None else (",", ":")
-        text = json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
+        text = json_visible(json.dumps(value, ensure_ascii=False, indent=indent, separators=separators))
         stream.write(text if indent is None or "\n" not in text else text.replace("\n", "\n" + " " * (indent * level)))
         return
     opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
@@ -585,7 +627,7 @@ def write_json(stream: IO[str], value: Any, indent: int | None, level: int) -> N
     for index, (key, item) in enumerate(items):
         stream.write(("," if index else "") + inner)
         if key is not None:
-            stream.write(json.dumps(key, ensure_ascii=False) + (": " if indent is not None else ":"))
+            stream.write(json_text(key) + (": " if indent is not None else ":"))
         write_json(stream, item, indent, level + 1)
     stream.write(("\n" + " " * (indent * level) if indent is not None else "") + closing)
 
@@ -611,20 +653,25 @@ def write_rows(stream: IO[str], fmt: str, headers: list[str], rows: list[dict[st
         return write_response(stream, rows, pretty=pretty)
     if fmt == "jsonl":
         for row in rows:
-            stream.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            stream.write(json_text(row) + "\n")
         return None
     if fmt == "csv":
         import csv
 
         writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows([row[name] for name in headers] for row in rows)
+        shown = (lambda cell: visible(cell) if isinstance(cell, str) else cell) if pretty else (lambda cell: cell)
+        writer.writerow([shown(name) for name in headers])  # on a terminal, control characters made visible
+        writer.writerows([shown(row[name]) for name in headers] for row in rows)
         return None
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(*headers, show_edge=False, header_style="bold" if colour else "")
+    # Cells are Text, never markup: a value such as "/usr/[/local]" or "[red]x" is shown as it is.
+    table = Table(show_edge=False, header_style="bold" if colour else "")
+    for name in headers:
+        table.add_column(Text(visible(name)))
     for row in rows:
-        table.add_row(*("NULL" if row[name] is None else str(row[name]) for name in headers))
+        table.add_row(*(Text("NULL" if row[name] is None else visible(str(row[name]))) for name in headers))
     Console(file=stream, no_color=not colour, highlight=False, width=None if colour else 200, force_terminal=colour).print(table)
     return None

@@ -7,10 +7,11 @@ exact size and decoded from there, so a response of N bytes costs about 2 N at m
 
 from __future__ import annotations
 
+import base64
 import io
 import sys
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 from kjob.errors import BadInput, KjobError
 from kjob.files import atomic_output
@@ -18,7 +19,7 @@ from kjob.jobs import JobState
 from kjob.protocol import payload, records
 from kjob.render import colour_allowed, write_response, write_rows
 
-SQL_ONLY_FORMATS = ("csv", "table")
+ROWS_ONLY_FORMATS = ("csv", "table")
 
 
 class BufferSink:
@@ -38,17 +39,23 @@ class BufferSink:
 
 
 class FileSink:
-    """Writes a response to an open binary file; a retry starts the file again."""
+    """Writes a response to an open binary file; a retry starts the file again (a FIFO or a
+    device, which cannot be taken back, only while nothing has gone to it)."""
 
     def __init__(self, handle: IO[bytes]) -> None:
         self.handle = handle
+        self.written = 0
 
     def begin(self, size: int) -> None:
-        self.handle.seek(0)
-        self.handle.truncate()
+        if self.handle.seekable():
+            self.handle.seek(0)
+            self.handle.truncate()
+        elif self.written:
+            raise KjobError(f"the answer broke off after {self.written} bytes went to {self.handle.name}")
 
     def write(self, chunk: bytes) -> None:
         self.handle.write(chunk)
+        self.written += len(chunk)
 
 
 class StdoutSink:
@@ -96,20 +103,35 @@ def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None) -> None:
 
 
 def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: str | None) -> None:
+    """Rows (json, jsonl, csv, table) for a dynamic-schema response, else (and for --format
+    response) the whole response; bytes fields as base64 text."""
     fmt = fmt or "json"
-    is_sql = state.endpoint == "/execute/sql"
-    if fmt in SQL_ONLY_FORMATS and not is_sql:
-        raise BadInput(f"--format {fmt} is for /execute/sql rows; this job ran {state.endpoint}")
-    job = {**state._asdict(), "job_response": memoryview(sink.buffer)}
-    value = payload.decode_job_response(job)
-    del job
-    sink.buffer = bytearray()  # the bytes are decoded: let them go before the output is written
-    if is_sql and fmt != "response":
-        headers, rows = records.sql_rows(value)
-        rows = [payload.to_json_value(row) for row in rows]
+    schema = payload.response_schema(state.endpoint)
+    has_rows = schema is not None and records.carries_rows(schema.schema)
+    if fmt in ROWS_ONLY_FORMATS and not has_rows:
+        raise BadInput(f"--format {fmt} is for responses with rows (such as /execute/sql); {state.endpoint} has none")
+    data = bytes(sink.buffer)  # fastavro reads from a BytesIO, which shares bytes but copies a bytearray
+    sink.buffer = bytearray()  # let the gathered copy go before decoding: about 2 N in all
+    value = payload.read_job_response({**state._asdict(), "job_response": data})
+    del data
+    if has_rows and fmt != "response":
+        headers, rows = records.rows_of(value)
+        rows = [printable(row) for row in rows]
         return _write_text(output, lambda stream, pretty, colour: write_rows(stream, fmt, headers, rows, pretty=pretty, colour=colour))
+    value = printable(value)
     one_line = fmt == "jsonl"
     return _write_text(output, lambda stream, pretty, colour: write_response(stream, value, pretty=pretty and not one_line))
+
+
+def printable(value: Any) -> Any:
+    """A decoded value as JSON to show: `bytes` as base64 text, never raw binary characters."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {key: printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value
 
 
 def _write_text(output: str | None, write: Callable[[IO[str], bool, bool], None]) -> None:

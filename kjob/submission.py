@@ -6,7 +6,6 @@ Everything is decided here before anything is sent; bad input raises BadInput (e
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +38,26 @@ def schema_for(endpoint: str, schema_file: str | None, encoding: str) -> payload
     schema = payload.request_schema(endpoint)
     if schema is None and encoding != "json":
         raise BadInput(
-            f"kjob has no request schema for {endpoint}: give --schema FILE (its Avro schema), "
+            f"kjob has no request schema for {endpoint}{_did_you_mean(endpoint)}: give --schema FILE (its Avro schema), "
             "or send the payload as JSON with --encoding json"
         )
     return schema
+
+
+def _did_you_mean(endpoint: str) -> str:
+    from kjob.protocol.schemas import closest_endpoint
+
+    close = closest_endpoint(endpoint)
+    return f" (did you mean {close}?)" if close else ""
+
+
+def skeleton_for(endpoint: str, schema_file: str | None) -> dict:
+    """What `submit --skeleton` prints: every field of the request, for `submit --file`."""
+    check_endpoint(endpoint)
+    schema = schema_for(endpoint, schema_file, "binary")
+    if not isinstance(schema.schema, dict) or schema.schema.get("type") != "record":
+        raise BadInput(f"--skeleton needs a record schema; {schema.name} is not one")
+    return payload.skeleton(schema.schema)
 
 
 def prepare(
@@ -113,7 +128,7 @@ def avro_payload(path: str, encoding: str, *, digest: bool) -> tuple[bytes | Fil
                 raise BadInput(f"--avro: {path} is empty")
             return FileData(path, size), _file_digest(path) if digest else None
         if path == "-":
-            raw = sys.stdin.buffer.read()
+            raw = inputs.stdin_bytes("--avro").read()
         else:
             with open(path, "rb") as handle:
                 raw = handle.read()

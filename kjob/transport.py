@@ -1,18 +1,115 @@
-"""What kjob's HTTP exchanges are made of: streamed request bodies, the User-Agent, and
-short reasons (with whether the request may have arrived) for exchanges that failed."""
+"""What kjob's HTTP exchanges are made of: streamed request bodies, the User-Agent, a deadline
+that every exchange keeps, and short reasons (with whether the request may have arrived) for
+exchanges that failed."""
 
 from __future__ import annotations
 
 import platform
+import socket
 import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from kjob import __version__
 
 READ_CHUNK = 1 << 16
+
+
+class Watch:
+    """The deadline of one exchange: when it passes, the connection's socket is shut down.
+
+    Socket timeouts bound each read, not the exchange: a server that sends a byte a second,
+    in its headers or its body, would keep any number of reads going. Shutting the socket
+    down ends whatever read or send is under way, and `fired` tells the failure's reason.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._connection: Any = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def attach(self, connection: Any) -> None:
+        with self._lock:
+            self._connection = connection
+            fired = self.fired
+        if fired:
+            _shut(connection)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            connection = self._connection
+        if connection is not None:
+            _shut(connection)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(connection: Any) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+_watched = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Watch]:
+    """Every HTTP exchange this thread starts inside the block ends within `seconds` of its start."""
+    watch = Watch(seconds)
+    _watched.watch = watch
+    try:
+        yield watch
+    finally:
+        watch.cancel()
+        _watched.watch = None
+
+
+class _WatchedConnection:
+    """A connection that hands itself to the thread's Watch as a request starts on it."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        watch = getattr(_watched, "watch", None)
+        if watch is not None:
+            watch.attach(self)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("WatchedHTTPConnection", (_WatchedConnection, HTTPConnectionPool.ConnectionCls), {})
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("WatchedHTTPSConnection", (_WatchedConnection, HTTPSConnectionPool.ConnectionCls), {})
+
+
+class WatchedAdapter(HTTPAdapter):
+    """requests' adapter, whose connections keep the deadline of `deadline()`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+        return manager
 
 
 class FileData(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pty
@@ -249,7 +250,8 @@ def test_submit_wait_submits_then_waits(emulator):
 
 
 def gpudb_view(url: str, tag: str, encoding: str) -> tuple[dict, object]:
-    """What the official client gets for a finished job, and its own decoding of the response."""
+    """What the official client gets for a finished job, and its own decoding of the response
+    (bytes as base64 text, as kjob shows them)."""
     options = gpudb.GPUdb.Options()
     options.encoding = encoding.upper()
     db = gpudb.GPUdb(host=url, options=options)
@@ -257,7 +259,8 @@ def gpudb_view(url: str, tag: str, encoding: str) -> tuple[dict, object]:
     if job["response_encoding"] == "json":
         return job, json.loads(job["job_response_str"])
     decoded = db.gpudb_schemas[job["endpoint"]]["RSP_SCHEMA"].decode(job["job_response"])
-    return job, {key: value.decode("latin-1") if isinstance(value, bytes) else value for key, value in decoded.items()}
+    return job, {key: base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+                 for key, value in decoded.items()}
 
 
 @pytest.mark.parametrize("encoding", ["binary", "json", "snappy"])

@@ -6,6 +6,7 @@ Each subcommand lives in a module of its own, loaded only when it runs or shows 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 from collections.abc import Callable
@@ -72,6 +73,8 @@ class Duration(click.ParamType):
                 seconds = hours * 3600 + minutes * 60 + secs + millis / 1000
             else:
                 self.fail(f"{value!r} is not a duration: write seconds (90, 0.5) or 90s, 5m, 1h30m", param, ctx)
+        if not math.isfinite(seconds):  # 1e999, or more digits than a float holds
+            self.fail(f"{value!r} is not a duration: too large", param, ctx)
         if not seconds >= self.minimum:  # also NaN
             self.fail(f"{value!r} is too short: at least {self.minimum:g} s", param, ctx)
         return seconds
@@ -92,7 +95,7 @@ def cluster_options(command: Callable) -> Callable:
         click.option("--ca-bundle", type=click.Path(dir_okay=False), envvar=["KJOB_CA_BUNDLE", "REQUESTS_CA_BUNDLE"],
                      show_envvar=True, help="CA certificates to check TLS with."),
         click.option("--insecure", is_flag=True, help="Do not check TLS certificates (warns)."),
-        click.option("--http-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_HTTP_TIMEOUT,
+        click.option("--http-timeout", type=Duration(minimum=0.1), default=DEFAULT_HTTP_TIMEOUT,
                      envvar="KJOB_HTTP_TIMEOUT", show_default=True, help="Seconds one HTTP call may take."),
         click.option("--wire", type=click.Choice(ENCODINGS), default="binary", show_default=True,
                      help="Encoding of kjob's own calls to the cluster."),
@@ -165,6 +168,13 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
                 items.append(CompletionItem(text, help=f"{entry['endpoint']} {entry['submitted_at']}"))
                 break
     return items
+
+
+def complete_endpoints(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Tab completion of an endpoint: the registry's names (file names only, nothing parsed)."""
+    from kjob.protocol.schemas import known_endpoints
+
+    return [path for path in known_endpoints() if path.startswith(incomplete)]
 
 
 def refs_command(timeout_help: str = "Give up after this long in all (exit 4): seconds, or 90s, 5m, 1h30m.",

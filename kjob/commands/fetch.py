@@ -22,7 +22,8 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 @click.option("--raw", is_flag=True, help="Write the response's bytes as the server sent them, undecoded.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="/execute/sql rows as json (default), jsonl, csv or table; `response`: the whole decoded response.")
+              help="Rows (/execute/sql, /aggregate/groupby...) as json (default), jsonl, csv or table; "
+                   "`response`: the whole decoded response, bytes as base64.")
 @click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
 @timeout_option()
 @wait_options

@@ -9,6 +9,7 @@ from kjob.commands import (
     WAIT_OPTIONS,
     KjobCommand,
     cluster_options,
+    complete_endpoints,
     output_options,
     split_params,
     timeout_option,
@@ -17,7 +18,7 @@ from kjob.commands import (
 
 
 @click.command(cls=KjobCommand)
-@click.argument("endpoint")
+@click.argument("endpoint", shell_complete=complete_endpoints)
 @click.option("--data", metavar="JSON", help="The payload, inline: the endpoint's request as JSON.")
 @click.option("--file", "file", metavar="PATH", help="The payload from a file ('-' for stdin).")
 @click.option("--avro", "avro_file", metavar="PATH", help="A payload already in Avro binary, sent as it is.")
@@ -30,17 +31,23 @@ from kjob.commands import (
 @click.option("--if-exists", type=click.Choice(["fail", "reuse"]), default="fail", show_default=True,
               help="When the tag already names a job: fail (exit 8) or report that job.")
 @click.option("--wait", "then_wait", is_flag=True, help="Then wait for the job to end, as `kjob wait` does.")
+@click.option("--skeleton", is_flag=True, help="Print a payload with every field (defaults filled in) for --file; send nothing.")
 @timeout_option()
 @wait_options
 @output_options
 @cluster_options
 @click.pass_context
 def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file, encoding, tag, tag_from_payload,
-           tag_key, if_exists, then_wait, timeout, as_json, quiet, **kwargs) -> None:
+           tag_key, if_exists, then_wait, skeleton, timeout, as_json, quiet, **kwargs) -> None:
     """Start ENDPOINT as a job with a payload from --data, --file or stdin."""
     from kjob.app import make_app, run_wait
     from kjob.jobs import JobRef
-    from kjob.submission import check_reuse, prepare
+    from kjob.submission import check_reuse, prepare, skeleton_for
+
+    if skeleton:
+        from kjob.render import Renderer
+
+        return Renderer().skeleton(skeleton_for(endpoint, schema_file))
 
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)

@@ -110,6 +110,8 @@ class Ring:
         digested = next((request[key] for key in ("data", "data_str") if isinstance(request[key], Digested)), None)
         job_request = None if digested else self._decode_payload(found, request, encoding)
         knobs = job_request.get("options", {}) if job_request else {}
+        if not all(isinstance(value, str) for value in knobs.values()):
+            knobs = {}  # a few endpoints' options are not a map of strings: no emulator knobs there
         try:
             duration = float(knobs.get("emulator_duration", self.job_duration))
             padding = int(knobs.get("emulator_response_bytes", 0))

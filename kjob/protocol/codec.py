@@ -182,7 +182,7 @@ def read_get_job_stream(source: avro.Source, sink, deadline: float | None = None
     wrapper, response = schemas.wrapper(), schemas.endpoint("/get/job").response
     try:
         head = {name: read(source) for name, read in wrapper.field_readers[:3]}  # status, message, data_type
-        size = avro.read_long(source)
+        size = avro.read_length(source)  # the get_job_response's bytes: no more than the answer holds
         start = source.pos
         answer = None
         if head["status"] == "OK":
@@ -195,9 +195,10 @@ def read_get_job_stream(source: avro.Source, sink, deadline: float | None = None
                     continue
                 if deadline is not None and time.monotonic() > deadline:
                     raise avro.Truncated("the answer's head did not arrive in time")
-                length = avro.read_long(source)
-                if length < 0:
-                    raise avro.Truncated(f"negative length {length} at offset {source.pos}")
+                length = avro.read_length(source)
+                if length > size - (source.pos - start):  # checked before the sink allocates anything
+                    raise avro.Truncated(f"a job_response of {length} bytes at offset {source.pos}, more than the"
+                                         f" {size - (source.pos - start)} left of the get_job_response")
                 sink.begin(length)
                 while length:
                     chunk = source.read(min(COPY_CHUNK, length))

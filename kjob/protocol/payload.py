@@ -98,6 +98,8 @@ class Schema:
         if kind == "map":
             if not isinstance(value, dict):
                 raise _mismatch(path, "an object (map)", value)
+            if schema["values"] == "string":  # options and the like: 1000 and true mean "1000" and "true"
+                value = {key: _as_string(item) for key, item in value.items()}
             return {key: self._conform(schema["values"], item, f"{path}.{key}") for key, item in value.items()}
         if kind == "enum":
             if value not in schema["symbols"]:
@@ -113,20 +115,21 @@ class Schema:
     def _conform_record(self, schema: dict, value: Any, path: str) -> dict:
         if not isinstance(value, dict):
             raise _mismatch(path, f"an object ({schema['name']})", value)
-        names = {field["name"] for field in schema["fields"]}
+        names = [field["name"] for field in schema["fields"]]
         unknown = [key for key in value if key not in names]
         if unknown:
-            raise PayloadMismatch(f"{path}: unknown field {unknown[0]!r} (not in {schema['name']})")
+            raise PayloadMismatch(f"{path}: unknown field {unknown[0]!r} ({_closest(unknown[0], names, schema['name'])})")
+        prefix = "" if path == "payload" else f"{path}."
+        missing = [field["name"] for field in schema["fields"] if field["name"] not in value and "default" not in field]
+        if len(missing) == 1:
+            raise PayloadMismatch(f"{prefix}{missing[0]}: required field is missing")
+        if missing:
+            raise PayloadMismatch(f"{', '.join(prefix + name for name in missing)}: required fields are missing")
         record = {}
         for field in schema["fields"]:
             name = field["name"]
-            where = name if path == "payload" else f"{path}.{name}"
-            if name in value:
-                record[name] = self._conform(field["type"], value[name], where)
-            elif "default" in field:
-                record[name] = self._conform(field["type"], field["default"], where)
-            else:
-                raise PayloadMismatch(f"{where}: required field is missing")
+            given = value[name] if name in value else field["default"]
+            record[name] = self._conform(field["type"], given, prefix + name)
         return record
 
     def _conform_union(self, branches: list, value: Any, path: str) -> Any:
@@ -161,6 +164,25 @@ class Schema:
         if stream.tell() != len(data):
             raise ProtocolError(f"{len(data) - stream.tell()} unexpected bytes after {self.name} ({len(data)} bytes)")
         return value
+
+
+def _closest(name: str, names: list[str], record: str) -> str:
+    """"did you mean 'table_name'?", or the record's name when no field is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else f"not in {record}"
+
+
+def _as_string(value: Any) -> Any:
+    """A scalar given as a value of a string map, as the string Kinetica expects: what every
+    user types for `options` ({"batch_size": 1000, "truncate": true}). Other values are left
+    for the type check to name."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return value
 
 
 def _kind_name(schema: Any) -> str:
@@ -228,6 +250,28 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
+def empty(schema: Any, *, json_form: bool = False) -> Any:
+    """The empty value of a schema ("" 0 false [] {}, a union's first branch); `json_form`:
+    bytes as a string, as a user writes them."""
+    if isinstance(schema, list):
+        return empty(schema[0], json_form=json_form)
+    kind = schema if isinstance(schema, str) else schema["type"]
+    if isinstance(kind, (dict, list)):
+        return empty(kind, json_form=json_form)
+    if kind == "record":
+        return {field["name"]: empty(field["type"], json_form=json_form) for field in schema["fields"]}
+    values = {"string": "", "bytes": "" if json_form else b"", "int": 0, "long": 0, "boolean": False, "float": 0.0,
+              "double": 0.0, "array": [], "map": {}, "null": None}
+    return values[kind]
+
+
+def skeleton(schema: dict) -> dict:
+    """A request with every field: its default, or an empty value of its type where it has none
+    (what `submit --skeleton` prints, and `submit --file` accepts as it is)."""
+    return {field["name"]: field["default"] if "default" in field else empty(field["type"], json_form=True)
+            for field in schema["fields"]}
+
+
 def encode_payload(schema: Schema | None, value: Any, request_encoding: str) -> tuple[bytes, str]:
     """A job's (`data`, `data_str`) for /create/job: Avro (maybe snappy) in data, or JSON in data_str."""
     if request_encoding == "json":
@@ -265,16 +309,18 @@ def response_schema(endpoint: str) -> Schema | None:
     return Schema(found.response.schema) if found else None
 
 
-def decode_job_response(job: dict) -> Any:
-    """A DONE job's response as plain JSON: `job_response_str` parsed, or `job_response`
-    decoded with the response schema of the job's endpoint.
-
-    The registered schemas are read by kjob's own Avro engine, which decodes strings straight
-    from the buffer: a response of N bytes costs about N more, not several copies."""
+def read_job_response(job: dict) -> Any:
+    """A DONE job's response: `job_response` decoded (fastavro) with the response schema of the
+    job's endpoint, `bytes` fields as bytes; or `job_response_str` parsed, as the server wrote it."""
     endpoint = job["endpoint"]
     if job["response_encoding"] == "json":
         return codec.parse_json(job["job_response_str"], f"the response of the {endpoint} job")
-    found = schemas.find_endpoint(endpoint)
+    found = response_schema(endpoint)
     if found is None:
         raise ProtocolError(f"kjob has no response schema for {endpoint}; use --raw for the bytes")
-    return to_json_value(found.response.decode(job["job_response"]))
+    return found.decode(job["job_response"])
+
+
+def decode_job_response(job: dict) -> Any:
+    """A DONE job's response as plain JSON (`bytes` as one character per byte)."""
+    return to_json_value(read_job_response(job))

@@ -1,4 +1,10 @@
-"""The records inside an /execute/sql response: column-oriented JSON or Avro, turned into rows."""
+"""The records inside a dynamic-schema response, turned into rows.
+
+/execute/sql, /aggregate/groupby, /aggregate/unique, /aggregate/unpivot,
+/get/records/bycolumn (and any response with `response_schema_str` and
+`binary_encoded_response` / `json_encoded_response`) carry their own record schema and a
+column-oriented record: `column_1`..., `column_headers`, `column_datatypes`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,14 @@ from kjob.errors import ProtocolError
 from kjob.protocol import codec, payload
 
 
-def sql_columns(response: dict) -> dict[str, Any]:
-    """The column-oriented result (`column_1`..., `column_headers`, `column_datatypes`) of a response."""
+def carries_rows(schema: dict) -> bool:
+    """A response schema whose records come with their own schema (response_schema_str)."""
+    names = {field["name"] for field in schema["fields"]}
+    return "response_schema_str" in names and bool(names & {"binary_encoded_response", "json_encoded_response"})
+
+
+def columns_of(response: dict) -> dict[str, Any]:
+    """The column-oriented record of a dynamic-schema response (JSON or Avro binary)."""
     if response.get("json_encoded_response"):
         return codec.parse_json(response["json_encoded_response"], "json_encoded_response")
     encoded = response.get("binary_encoded_response") or b""
@@ -17,19 +29,19 @@ def sql_columns(response: dict) -> dict[str, Any]:
         return {"column_headers": [], "column_datatypes": []}
     if isinstance(encoded, str):  # Avro's JSON form of bytes
         encoded = encoded.encode("latin-1")
-    schema = payload.Schema(codec.parse_json(response["response_schema_str"], "response_schema_str"))
+    schema = payload.Schema(codec.parse_json(response.get("response_schema_str") or "", "response_schema_str"))
     return schema.decode(encoded)
 
 
-def sql_rows(response: dict) -> tuple[list[str], list[dict[str, Any]]]:
-    """(column names, rows as objects) of an /execute/sql response."""
-    columns = sql_columns(response)
+def rows_of(response: dict) -> tuple[list[str], list[dict[str, Any]]]:
+    """(column names, rows as objects) of a dynamic-schema response."""
+    columns = columns_of(response)
     try:
         headers = list(columns["column_headers"])
         data = [columns[f"column_{index + 1}"] for index in range(len(headers))]
     except (KeyError, TypeError) as exc:
-        raise ProtocolError(f"the /execute/sql result is not column-oriented as expected: missing {exc}") from None
+        raise ProtocolError(f"the result is not column-oriented as expected: missing {exc}") from None
     count = len(data[0]) if data else 0
     if any(len(column) != count for column in data):
-        raise ProtocolError("the /execute/sql result has columns of different lengths")
+        raise ProtocolError("the result has columns of different lengths")
     return headers, [dict(zip(headers, values)) for values in zip(*data)]
