@@ -116,7 +116,7 @@ class Renderer:
                 self.data(ref_text(entry["job_tag"]))
             else:
                 self.data(f"{entry['submitted_at']}  {entry['job_id']:>{id_width}}  {entry['endpoint']:<{endpoint_width}}"
-                          f"  {redact_url(entry['cluster']):<{cluster_width}}  {entry['job_tag']}")
+                          f"  {redact_url(entry['cluster']):<{cluster_width}}  {ref_text(entry['job_tag'])}")  # a REF to copy
 
     def skeleton(self, value: dict) -> None:
         """`submit --skeleton`: a payload to fill in, one field a line."""

@@ -28,6 +28,7 @@ def test_an_all_digit_tag_is_printed_as_a_ref_that_names_its_job(emulator):
     looked = json.loads(run_cli(["status", out.strip(), "--url", emulator.url, "--json"]).stdout)
     assert (looked["job_id"], looked["job_tag"]) == (4, "3")
     assert run_cli(["history", "-q", "-n", "1"]).stdout == "tag:3\n"
+    assert run_cli(["history", "-n", "1"]).stdout.endswith(f"  4  /alter/table  {emulator.url}  tag:3\n")
     assert run_cli(["list", "--all", "-q", "--url", emulator.url]).stdout.splitlines()[0] == "tag:3"
     assert run_cli(["status", "@last", "--url", emulator.url, "--json"]).stdout.count('"job_id":4,') == 1
 
@@ -133,3 +134,16 @@ def test_a_tag_with_a_newline_or_empty_is_refused_not_replaced(emulator, tag, sa
     result = run_kjob(["submit", "/alter/table", "--url", emulator.url, "--tag", tag, "--data", json.dumps(ALTER)])
     assert (result.returncode, result.stdout, result.stderr.decode()) == (2, b"", said + "\n")
     assert emulator.job_count() == 0
+
+
+def test_a_retried_submit_never_takes_another_endpoints_job_under_its_tag_as_its_own(emulator):
+    """The first try reached the server (which refused the taken tag) but its answer was lost:
+    the look-up that follows finds a job of another endpoint under the tag, which is not ours."""
+    assert submit(emulator.url, "--tag", "taken", endpoint="/execute/sql", payload=SQL)[0] == 0
+    emulator.primary.faults.add("drop-after@/create/job*1")
+    result = run_cli(["submit", "/alter/table", "--tag", "taken", "--url", emulator.url, "--data", json.dumps(ALTER)])
+    assert (result.exit_code, result.stdout) == (8, "")
+    assert result.stderr.splitlines()[-1] == (
+        f"kjob: server refused /create/job on {emulator.url}: tag 'taken' already names job 1, which runs /execute/sql, "
+        "not /alter/table: --if-exists reuse reports only the same job; choose another tag")
+    assert emulator.job_count() == 1
