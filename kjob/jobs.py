@@ -134,7 +134,7 @@ class JobState(NamedTuple):
 def exit_code_of(state: JobState) -> int:
     if state.job_status in EXIT_OF_STATUS:
         return EXIT_OF_STATUS[state.job_status]
-    return UnknownOutcome.exit_code if state.finished else NotFinished.exit_code
+    return UnknownOutcome.exit_code if state.finished else EXIT_OF_STATUS["RUNNING"]  # a word of a running job
 
 
 def worst(codes: list[int]) -> int:
