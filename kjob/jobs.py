@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from kjob.errors import BadInput, JobCancelled, JobFailed, KjobError, NotFinished, ProtocolError, UnknownOutcome
+from kjob.errors import BadInput, JobCancelled, JobFailed, KjobError, ProtocolError, UnknownOutcome
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # used with fullmatch: no trailing newline slips through
 JOB_ID_PATTERN = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '²' and '١٢'
