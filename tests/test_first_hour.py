@@ -125,3 +125,15 @@ def test_make_demo_keeps_its_job_out_of_the_users_record(tmp_path):
     assert result.stdout.splitlines()[-1] == (
         "== kjob is installed in .venv: run 'source .venv/bin/activate' (or 'pipx install .') to have it on your PATH")
     assert not (tmp_path / "state" / "kjob" / "jobs.jsonl").exists()
+
+
+def test_the_readme_emulator_recipe_keeps_its_jobs_out_of_the_users_record(tmp_path, monkeypatch):
+    import sys
+
+    from test_readme import blocks
+
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    record = Path(os.environ["XDG_STATE_HOME"]) / "kjob" / "jobs.jsonl"  # this test's own "user" record
+    (recipe,) = [block for block in blocks("python") if "Emulator(" in block]
+    exec(compile(recipe, "README.md", "exec"), {})
+    assert not record.exists()
