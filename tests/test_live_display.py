@@ -35,16 +35,15 @@ def test_ended_bars_keep_their_time_and_the_overall_bar_reaches_100(emulator):
     failed_bar = bar_line(failed, "ERROR", "━" * 24 + "╺" + "━" * 15, "60%").fullmatch(bars[1])
     overall = re.fullmatch(r"all 2 jobs {25} {17}2 ended {5}" + FULL + rf" 100% ({TIME})", bars[2])
     assert slow_bar and failed_bar and overall, "\n".join(bars)
-    assert failed_bar.group(1) in ("0:00:00", "0:00:01")  # it ended early: the wait's 3 s are not its time
-    assert slow_bar.group(1) == overall.group(1) in ("0:00:02", "0:00:03", "0:00:04")
+    assert failed_bar.group(1) < slow_bar.group(1) == overall.group(1)  # it ended early: the wait's length is not its time
     table = screen[screen.index(next(line for line in screen if line.startswith(" job "))):]
     assert table[0].split() == ["job", "┃", "endpoint", "┃", "status", "┃", "waited", "┃", "message"]
-    assert re.fullmatch(rf" {failed} │ /alter/table │ ERROR  +│ \d\.\d s +│ disk full", table[3])
+    assert re.fullmatch(rf" {failed} │ /alter/table │ ERROR  +│ (\d\.\d s|already) +│ disk full", table[3])
 
 
 def test_the_overall_time_left_is_the_longest_jobs(emulator):
-    long_job = start(emulator.url, "/alter/table", alter(4.0))
-    short_job = start(emulator.url, "/alter/table", alter(1.5))
+    long_job = start(emulator.url, "/alter/table", alter(5.0))
+    short_job = start(emulator.url, "/alter/table", alter(2.5))
     code, output = run_in_pty(["wait", long_job, short_job, "--url", emulator.url, "--interval", "0.2"])
     assert code == 0
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
@@ -107,7 +106,7 @@ def test_sixty_columns_keep_the_bar_and_percentage_and_shorten_tags_from_the_mid
     for tag in tags:
         short = f"{tag[:4]}…{tag[-9:]}"  # the unique end of a generated tag stays
         assert any(re.fullmatch(rf"{short} DONE {{8}}━{{10}} 100% {TIME}", line) for line in screen), (short, screen)
-        assert any(re.fullmatch(rf" {tag[:6]}…{tag[-13:]} │ DONE   +│ \d\.\d s +│", line) for line in screen), screen
+        assert any(re.fullmatch(rf" {tag[:6]}…{tag[-13:]} │ DONE   +│ (\d\.\d s|already) +│", line) for line in screen), screen
     assert any(re.fullmatch(rf"all 2 jobs {{5}}2 ended {{5}}━{{10}} 100% {TIME}", line) for line in screen), screen
 
 
@@ -125,7 +124,7 @@ def test_waiting_for_a_tag_that_does_not_exist_says_so(emulator):
 def test_outcome_lines_on_stdout_while_the_bars_are_on_the_terminal(emulator, tmp_path):
     done = start(emulator.url, "/alter/table", alter(0))
     time.sleep(0.1)
-    running = start(emulator.url, "/alter/table", alter(1.0, "error", "disk full"))
+    running = start(emulator.url, "/alter/table", alter(2.5, "error", "disk full"))
     with open(tmp_path / "log", "w") as log:  # kjob wait ... | tee log
         code, output = run_in_pty(["wait", done, running, "--url", emulator.url, "--interval", "0.2"], stdout=log)
     assert code == 1
