@@ -18,7 +18,7 @@ EXIT_CODES: dict[int, str] = {
     6: "credentials refused (HTTP 401)",
     7: "no cluster reachable, or no usable answer from any",
     8: "the server refused the request (an ERROR answer)",
-    10: "the job is no longer running, with a status kjob does not know (shown)",
+    9: "the job is no longer running, with a status kjob does not know (shown)",
     130: "interrupted (Ctrl-C)",
     141: "the reader of stdout went away (kjob ... | head -1)",
     129: "hung up (SIGHUP); 143: terminated (SIGTERM); a partial -o file is removed, the terminal restored",
@@ -85,7 +85,7 @@ class UnknownOutcome(KjobError):
     """The job is no longer running and its status is a word kjob does not know: neither
     success nor failure can be read from it, and waiting longer would never end."""
 
-    exit_code = 10
+    exit_code = 9
 
 
 class NotFinished(KjobError):

@@ -18,7 +18,7 @@ LONG_MAX = (1 << 63) - 1
 
 # The exit code of each way a job can stand, and which wins when several jobs differ:
 # the first in this list that occurs decides (most severe first).
-SEVERITY = (130, 7, 6, 8, 5, 10, 1, 3, 4, 0)
+SEVERITY = (130, 7, 6, 8, 5, 9, 1, 3, 4, 0)
 EXIT_OF_STATUS = {"DONE": 0, "RUNNING": 0, "ERROR": JobFailed.exit_code, "CANCELLED": JobCancelled.exit_code}
 TERMINAL = frozenset({"DONE", "ERROR", "CANCELLED"})
 

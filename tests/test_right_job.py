@@ -95,15 +95,15 @@ def test_known_status_words_in_any_case(word):
         assert json.loads(run_cli(["status", "t", "--url", stub.url, "--json"]).stdout)["job_status"] == "DONE"
 
 
-def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_10():
+def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_9():
     with StubCluster({"/get/job": lambda request: job_answer("FINISHED", running=False, tag="t")}) as stub:
         started = time.monotonic()
         result = run_kjob(["wait", "t", "--url", stub.url, "--progress", "plain"], timeout=30)
-        assert result.returncode == 10 and time.monotonic() - started < 10
+        assert result.returncode == 9 and time.monotonic() - started < 10
         assert result.stdout.decode() == ("job t /alter/table: already FINISHED: a status kjob does not know "
                                           "(not DONE, ERROR or CANCELLED)\n")
         status = run_cli(["status", "t", "--url", stub.url])
-        assert status.exit_code == 10 and "FINISHED" in status.stdout
+        assert status.exit_code == 9 and "FINISHED" in status.stdout
 
 
 def test_an_unknown_word_on_a_running_job_waits_only_to_the_deadline():
