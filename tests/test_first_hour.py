@@ -137,3 +137,19 @@ def test_the_readme_emulator_recipe_keeps_its_jobs_out_of_the_users_record(tmp_p
     (recipe,) = [block for block in blocks("python") if "Emulator(" in block]
     exec(compile(recipe, "README.md", "exec"), {})
     assert not record.exists()
+
+
+def test_the_hidden_count_leaves_out_the_listing_requests_themselves():
+    """Kinetica lists the requests it serves: each look's own /admin/show/jobs is no ended job."""
+    def rows(request: dict) -> dict:
+        jobs = [(7, "dispatched", "/execute/sql"), (8, "dispatched", "/admin/show/jobs")]
+        if request["options"]["show_async_jobs"] == "true":
+            jobs += [(9, "done", "/alter/table"), (10, "dispatched", "/admin/show/jobs")]
+        return {"job_id": [job[0] for job in jobs], "status": [job[1] for job in jobs],
+                "endpoint_name": [job[2] for job in jobs], "time_received": [1_700_000_000_000] * len(jobs),
+                "auth_id": ["anonymous"] * len(jobs), "source_ip": [""] * len(jobs), "query_text": [""] * len(jobs),
+                "user_data": [""] * len(jobs), "flags": [""] * len(jobs), "info": {}}
+
+    with StubCluster({"/admin/show/jobs": rows}) as stub:
+        result = run_cli(["list", "--url", stub.url])
+    assert result.exit_code == 0 and result.stderr == "kjob: 1 ended job not shown (--all shows them)\n"
