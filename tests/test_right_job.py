@@ -104,6 +104,10 @@ def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_9():
                                           "(not DONE, ERROR or CANCELLED)\n")
         status = run_cli(["status", "t", "--url", stub.url])
         assert status.exit_code == 9 and "FINISHED" in status.stdout
+        fetched = run_cli(["fetch", "t", "--url", stub.url])
+        assert (fetched.exit_code, fetched.stdout) == (9, "")
+        assert fetched.stderr == ("kjob: job t is no longer running, with a status kjob does not know: 'FINISHED' "
+                                  "(not DONE, ERROR or CANCELLED)\n")
 
 
 def test_an_unknown_word_on_a_running_job_waits_only_to_the_deadline():
