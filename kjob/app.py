@@ -205,7 +205,10 @@ def list_jobs(app: App, include_finished: bool) -> None:
     hidden = 0
     if not include_finished and not (app.render.as_json or app.render.quiet):
         everything, _ = app.client().list_jobs(True)
-        hidden = max(0, len(everything["job_id"]) - len(rows))
+        shown = {row["job_id"] for row in rows}
+        # Kinetica lists the requests it is serving too: this second look is not an ended job.
+        hidden = sum(1 for job_id, endpoint in zip(everything["job_id"], everything["endpoint_name"])
+                     if job_id not in shown and endpoint != "/admin/show/jobs")
     app.render.job_list(rows, hidden)
 
 
@@ -222,6 +225,8 @@ def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: flo
     client = app.client()
     client.on_failover = display.failover
     client.on_retry = display.retry  # above the bars, and once per outage rather than once per poll
+    if client.trace is not None:
+        client.trace = display.trace  # --verbose lines go above the bars too
     started = time.monotonic()
     jobs = [Followed(ref, started=started) for ref in refs]
     display.start(jobs)

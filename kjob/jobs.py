@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from kjob.errors import BadInput, JobCancelled, JobFailed, KjobError, NotFinished, ProtocolError, UnknownOutcome
+from kjob.errors import BadInput, JobCancelled, JobFailed, KjobError, ProtocolError, UnknownOutcome
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # used with fullmatch: no trailing newline slips through
 JOB_ID_PATTERN = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '²' and '١٢'
@@ -18,7 +18,7 @@ LONG_MAX = (1 << 63) - 1
 
 # The exit code of each way a job can stand, and which wins when several jobs differ:
 # the first in this list that occurs decides (most severe first).
-SEVERITY = (130, 7, 6, 8, 5, 10, 1, 3, 4, 0)
+SEVERITY = (130, 7, 6, 8, 5, 9, 1, 3, 4, 0)
 EXIT_OF_STATUS = {"DONE": 0, "RUNNING": 0, "ERROR": JobFailed.exit_code, "CANCELLED": JobCancelled.exit_code}
 TERMINAL = frozenset({"DONE", "ERROR", "CANCELLED"})
 
@@ -134,7 +134,7 @@ class JobState(NamedTuple):
 def exit_code_of(state: JobState) -> int:
     if state.job_status in EXIT_OF_STATUS:
         return EXIT_OF_STATUS[state.job_status]
-    return UnknownOutcome.exit_code if state.finished else NotFinished.exit_code
+    return UnknownOutcome.exit_code if state.finished else EXIT_OF_STATUS["RUNNING"]  # a word of a running job
 
 
 def worst(codes: list[int]) -> int:

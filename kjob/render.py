@@ -116,7 +116,7 @@ class Renderer:
                 self.data(ref_text(entry["job_tag"]))
             else:
                 self.data(f"{entry['submitted_at']}  {entry['job_id']:>{id_width}}  {entry['endpoint']:<{endpoint_width}}"
-                          f"  {redact_url(entry['cluster']):<{cluster_width}}  {entry['job_tag']}")
+                          f"  {redact_url(entry['cluster']):<{cluster_width}}  {ref_text(entry['job_tag'])}")  # a REF to copy
 
     def skeleton(self, value: dict) -> None:
         """`submit --skeleton`: a payload to fill in, one field a line."""
@@ -319,6 +319,14 @@ class WaitDisplay:
             self._last_retry = tried
             self._note(f"kjob: no cluster answered ({tried}); trying again")
 
+    def trace(self, line: str) -> None:
+        """A --verbose line, above the bars when they are live."""
+        if self.mode == "rich" and self._progress is not None:
+            for part in line.split("\n"):  # several lines at once (kjob's own), each made safe
+                self._progress.console.print(self.renderer.clean(part), markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.renderer.trace(line)
+
     def _note(self, text: str) -> None:
         """A line for the person watching: above the bars, or on stderr like any message."""
         if self.mode == "rich" and self._progress is not None:
@@ -364,10 +372,14 @@ class WaitDisplay:
                 return Text(word, style=task.fields["colour"])
 
         class Remaining(TimeRemainingColumn):
-            """No estimate for a job that has ended; for all jobs, the longest job's."""
+            """No estimate for a job that has ended or cannot be seen; for all jobs, the longest job's.
+
+            Not cached (rich keeps a render 0.5 s), so that the overall estimate and the jobs' agree."""
+
+            max_refresh = None
 
             def render(self, task):
-                if task.fields.get("ended"):
+                if task.fields.get("ended") or task.fields.get("state") == "UNREACHABLE":
                     return Text("")
                 if task.id == display._overall:
                     return super().render(display._longest_remaining(task))
@@ -380,8 +392,9 @@ class WaitDisplay:
         # the bar and the percentage always stay.
         endpoint_width = ENDPOINT_WIDTH if width >= WIDE else 0
         fixed = STATE_WIDTH + 4 + 7 + 7 + 6 + (endpoint_width + 1 if endpoint_width else 0)
-        labels = [len(str(job.ref)) for job in jobs] + [len(f"all {len(jobs)} jobs")]
-        ref_width = max(8, min(max(labels) + 10, MAX_REF_WIDTH, width - fixed - MIN_BAR - 1))
+        # A job named by id is shown with its tag once known (`12 (nightly)`): room for it.
+        labels = [len(str(job.ref)) if job.ref.job_id is None else MAX_REF_WIDTH for job in jobs]
+        ref_width = max(8, min(max([*labels, len(f"all {len(jobs)} jobs")]), MAX_REF_WIDTH, width - fixed - MIN_BAR - 1))
         bar_width = max(MIN_BAR, min(40, width - fixed - ref_width - 1))
         # Many jobs: bars for as many running jobs as the screen holds, the rest behind the
         # overall bar, and fewer redraws (each redraw renders every visible row).
@@ -440,7 +453,8 @@ class WaitDisplay:
             share = 100 if job.finished else completed  # an ended job, however it ended, is all done
             self._overall_done += share - self._shares.get(id(job), 0)
             self._shares[id(job)] = share
-            self._progress.update(self._overall, completed=self._overall_done, state=f"{len(self._ended)} ended")
+            self._progress.update(self._overall, completed=self._overall_done, state=f"{len(self._ended)} ended",
+                                  ended=len(self._ended) == len(self._tasks))
 
     def abort(self) -> None:
         """Stop the bars where they are, without a summary (an error ends the wait)."""
@@ -496,7 +510,7 @@ class WaitDisplay:
         for column in ("status", "waited", "message"):
             table.add_column(column, no_wrap=column != "message")
         for job in jobs:
-            status = _outcome_text(job) if job.finished else "RUNNING"
+            status = _outcome_text(job) if job.finished or job.unreachable_since is not None else "RUNNING"
             colour = STATUS_COLOURS.get(status, "red")
             # every cell Text, never markup: it holds the server's words
             row = [Text(shorten_middle(safe(_ref_label(job)), job_width))]
@@ -567,7 +581,7 @@ def write_step_summary(path: str, jobs) -> None:
     """Append a Markdown table of the jobs' outcomes (GitHub Actions' $GITHUB_STEP_SUMMARY)."""
     lines = ["### kjob wait", "", "| job | endpoint | status | waited | message |", "|---|---|---|---|---|"]
     for job in jobs:
-        status = _outcome_text(job) if job.finished else "RUNNING"
+        status = _outcome_text(job) if job.finished or job.unreachable_since is not None else "RUNNING"
         cells = [_ref_label(job), job.state.endpoint if job.state else "", status, _waited(job), _problem_text(job)]
         lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
     try:

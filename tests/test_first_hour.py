@@ -78,9 +78,10 @@ def test_list_has_a_header_newest_first_and_counts_the_hidden_ended_jobs(emulato
     result = run_cli(["list", "--url", emulator.url])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "ID  STATUS   ENDPOINT      RECEIVED              USER  TAG"
+    word = lines[1].split()[1]  # the emulator's own word for a running job (exact lines: the next test)
+    assert lines[0] == f"ID  {'STATUS':<{len(word)}}  ENDPOINT      RECEIVED              USER  TAG"
     assert [line.split()[-1] for line in lines[1:]] == running[::-1]
-    assert lines[1].startswith(" 4  RUNNING  /alter/table  20")
+    assert lines[1].startswith(f" 4  {word}  /alter/table  20")
     assert result.stderr == "kjob: 2 ended jobs not shown (--all shows them)\n"
     everything = run_cli(["list", "--all", "--url", emulator.url])
     assert [line.split()[-1] for line in everything.stdout.splitlines()[1:]] == (done + running)[::-1]
@@ -124,3 +125,31 @@ def test_make_demo_keeps_its_job_out_of_the_users_record(tmp_path):
     assert result.stdout.splitlines()[-1] == (
         "== kjob is installed in .venv: run 'source .venv/bin/activate' (or 'pipx install .') to have it on your PATH")
     assert not (tmp_path / "state" / "kjob" / "jobs.jsonl").exists()
+
+
+def test_the_readme_emulator_recipe_keeps_its_jobs_out_of_the_users_record(tmp_path, monkeypatch):
+    import sys
+
+    from test_readme import blocks
+
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    record = Path(os.environ["XDG_STATE_HOME"]) / "kjob" / "jobs.jsonl"  # this test's own "user" record
+    (recipe,) = [block for block in blocks("python") if "Emulator(" in block]
+    exec(compile(recipe, "README.md", "exec"), {})
+    assert not record.exists()
+
+
+def test_the_hidden_count_leaves_out_the_listing_requests_themselves():
+    """Kinetica lists the requests it serves: each look's own /admin/show/jobs is no ended job."""
+    def rows(request: dict) -> dict:
+        jobs = [(7, "dispatched", "/execute/sql"), (8, "dispatched", "/admin/show/jobs")]
+        if request["options"]["show_async_jobs"] == "true":
+            jobs += [(9, "done", "/alter/table"), (10, "dispatched", "/admin/show/jobs")]
+        return {"job_id": [job[0] for job in jobs], "status": [job[1] for job in jobs],
+                "endpoint_name": [job[2] for job in jobs], "time_received": [1_700_000_000_000] * len(jobs),
+                "auth_id": ["anonymous"] * len(jobs), "source_ip": [""] * len(jobs), "query_text": [""] * len(jobs),
+                "user_data": [""] * len(jobs), "flags": [""] * len(jobs), "info": {}}
+
+    with StubCluster({"/admin/show/jobs": rows}) as stub:
+        result = run_cli(["list", "--url", stub.url])
+    assert result.exit_code == 0 and result.stderr == "kjob: 1 ended job not shown (--all shows them)\n"

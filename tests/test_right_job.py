@@ -28,6 +28,7 @@ def test_an_all_digit_tag_is_printed_as_a_ref_that_names_its_job(emulator):
     looked = json.loads(run_cli(["status", out.strip(), "--url", emulator.url, "--json"]).stdout)
     assert (looked["job_id"], looked["job_tag"]) == (4, "3")
     assert run_cli(["history", "-q", "-n", "1"]).stdout == "tag:3\n"
+    assert run_cli(["history", "-n", "1"]).stdout.endswith(f"  4  /alter/table  {emulator.url}  tag:3\n")
     assert run_cli(["list", "--all", "-q", "--url", emulator.url]).stdout.splitlines()[0] == "tag:3"
     assert run_cli(["status", "@last", "--url", emulator.url, "--json"]).stdout.count('"job_id":4,') == 1
 
@@ -94,15 +95,19 @@ def test_known_status_words_in_any_case(word):
         assert json.loads(run_cli(["status", "t", "--url", stub.url, "--json"]).stdout)["job_status"] == "DONE"
 
 
-def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_10():
+def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_9():
     with StubCluster({"/get/job": lambda request: job_answer("FINISHED", running=False, tag="t")}) as stub:
         started = time.monotonic()
         result = run_kjob(["wait", "t", "--url", stub.url, "--progress", "plain"], timeout=30)
-        assert result.returncode == 10 and time.monotonic() - started < 10
+        assert result.returncode == 9 and time.monotonic() - started < 10
         assert result.stdout.decode() == ("job t /alter/table: already FINISHED: a status kjob does not know "
                                           "(not DONE, ERROR or CANCELLED)\n")
         status = run_cli(["status", "t", "--url", stub.url])
-        assert status.exit_code == 10 and "FINISHED" in status.stdout
+        assert status.exit_code == 9 and "FINISHED" in status.stdout
+        fetched = run_cli(["fetch", "t", "--url", stub.url])
+        assert (fetched.exit_code, fetched.stdout) == (9, "")
+        assert fetched.stderr == ("kjob: job t is no longer running, with a status kjob does not know: 'FINISHED' "
+                                  "(not DONE, ERROR or CANCELLED)\n")
 
 
 def test_an_unknown_word_on_a_running_job_waits_only_to_the_deadline():
@@ -111,6 +116,9 @@ def test_an_unknown_word_on_a_running_job_waits_only_to_the_deadline():
         result = run_cli(["wait", "t", "--url", stub.url, "--timeout", "1", "--progress", "plain"])
         assert result.exit_code == 4 and time.monotonic() - started < 5
         assert "kjob: timed out; still running on the server: t (5%)" in result.stderr.splitlines()
+        status = run_cli(["status", "t", "--url", stub.url])  # running, in its own word: as RUNNING is
+        assert (status.exit_code, status.stderr) == (0, "")
+        assert status.stdout == f"job 1  queued    5%  /alter/table  tag t  on {stub.url}\n"
 
 
 @pytest.mark.parametrize("ref, said", [
@@ -133,3 +141,16 @@ def test_a_tag_with_a_newline_or_empty_is_refused_not_replaced(emulator, tag, sa
     result = run_kjob(["submit", "/alter/table", "--url", emulator.url, "--tag", tag, "--data", json.dumps(ALTER)])
     assert (result.returncode, result.stdout, result.stderr.decode()) == (2, b"", said + "\n")
     assert emulator.job_count() == 0
+
+
+def test_a_retried_submit_never_takes_another_endpoints_job_under_its_tag_as_its_own(emulator):
+    """The first try reached the server (which refused the taken tag) but its answer was lost:
+    the look-up that follows finds a job of another endpoint under the tag, which is not ours."""
+    assert submit(emulator.url, "--tag", "taken", endpoint="/execute/sql", payload=SQL)[0] == 0
+    emulator.primary.faults.add("drop-after@/create/job*1")
+    result = run_cli(["submit", "/alter/table", "--tag", "taken", "--url", emulator.url, "--data", json.dumps(ALTER)])
+    assert (result.exit_code, result.stdout) == (8, "")
+    assert result.stderr.splitlines()[-1] == (
+        f"kjob: server refused /create/job on {emulator.url}: tag 'taken' already names job 1, which runs /execute/sql, "
+        "not /alter/table: --if-exists reuse reports only the same job; choose another tag")
+    assert emulator.job_count() == 1

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import gpudb
 import pytest
@@ -126,13 +127,17 @@ def test_no_color_and_dumb_terminals_get_no_bars(emulator):
         assert result.returncode == 0 and not ANSI.search(result.stderr.decode())
 
 
-def run_in_pty(args: list[str], timeout: float = 30) -> tuple[int, str]:
-    """Run kjob with a pseudo-terminal as stdin, stdout and stderr; return its exit code and screen bytes."""
+def run_in_pty(args: list[str], timeout: float = 30, columns: int = 140, stdout=None,
+               when: tuple[bytes, Callable[[], None]] | None = None) -> tuple[int, str]:
+    """Run kjob with a pseudo-terminal as stdin, stdout and stderr; return its exit code and screen bytes.
+
+    `stdout`: a file to take stdout instead (`kjob wait | tee log`); `when`: (text, action), the
+    action run once the text has appeared on the screen (the emulator stopped mid-wait...)."""
     primary, secondary = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "30"}
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "30"}
     env.pop("NO_COLOR", None)
-    process = subprocess.Popen([sys.executable, "-m", "kjob", *args], stdin=secondary, stdout=secondary,
-                               stderr=secondary, env=env, close_fds=True)
+    process = subprocess.Popen([sys.executable, "-m", "kjob", *args], stdin=secondary,
+                               stdout=secondary if stdout is None else stdout, stderr=secondary, env=env, close_fds=True)
     os.close(secondary)
     output = bytearray()
     deadline = time.monotonic() + timeout
@@ -146,6 +151,9 @@ def run_in_pty(args: list[str], timeout: float = 30) -> tuple[int, str]:
             if not chunk:
                 break
             output += chunk
+            if when is not None and when[0] in output:
+                when[1]()
+                when = None
         elif process.poll() is not None:
             break
     os.close(primary)
