@@ -35,8 +35,14 @@ def filled(schema, name: str = "x"):
 
 
 def sample_request(endpoint: str) -> dict:
-    """A request of `endpoint` with every field filled in."""
-    return filled(schemas.endpoint(endpoint).request.schema)
+    """A request of `endpoint` with every field filled in (what runs on the emulator's database:
+    a statement and a table that it has)."""
+    request = filled(schemas.endpoint(endpoint).request.schema)
+    if endpoint == "/execute/sql":
+        request["statement"] = "SELECT 'statement-é😀' AS text"
+    if endpoint == "/get/records/bycolumn":
+        request.update(table_name="cities", column_names=["city"], offset=0, limit=2**62 + 1)
+    return request
 
 
 @pytest.fixture

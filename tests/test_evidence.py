@@ -54,12 +54,14 @@ def test_answers_to_snappy_requests_are_read_whatever_their_type(answer_type):
 
 def test_ids_on_two_clusters_overlap_and_kjob_never_asks_one_for_the_others(ring):
     """Every cluster counts every request from 1, so the primary's job N is another job on the backup."""
-    run_cli(["list", "--url", ring.url])  # an ordinary request: the primary's counter moves on
-    submit(ring.backup.url, "/alter/table", alter(0), "--tag", "first-on-backup")
+    run_cli(["list", "--url", ring.url])  # ordinary requests: the primary's counter moves on
     on_primary = submit(ring.url, "/alter/table", alter(0), "--tag", "on-primary")
-    submit(ring.backup.url, "/alter/table", alter(0), "--tag", "second-on-backup")
+    on_backup = []  # one /create/job a submit: the backup's ids climb one by one up to the primary's
+    while not on_backup or on_backup[-1]["job_id"] < on_primary["job_id"]:
+        assert len(on_backup) < on_primary["job_id"], on_backup
+        on_backup.append(submit(ring.backup.url, "/alter/table", alter(0), "--tag", f"backup-{len(on_backup)}"))
     same_number = status(ring.backup.url, str(on_primary["job_id"]))
-    assert (same_number["job_id"], same_number["job_tag"]) == (on_primary["job_id"], "second-on-backup")
+    assert (same_number["job_id"], same_number["job_tag"]) == (on_primary["job_id"], on_backup[-1]["job_tag"])
     # kjob follows the job by its tag on the backup, never by the primary's id.
     looked = run_cli(["status", "on-primary", "--url", ring.backup.url, "--json"])
     assert json.loads(looked.stdout)["job_tag"] == "on-primary"

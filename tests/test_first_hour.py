@@ -78,8 +78,9 @@ def test_list_has_a_header_newest_first_and_counts_the_hidden_ended_jobs(emulato
     result = run_cli(["list", "--url", emulator.url])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    word = lines[1].split()[1]  # the emulator's own word for a running job (exact lines: the next test)
-    assert lines[0] == f"ID  {'STATUS':<{len(word)}}  ENDPOINT      RECEIVED              USER  TAG"
+    # the emulator's own words for a running job and an anonymous user (exact lines: the next test)
+    word, user = lines[1].split()[1], lines[1].split()[4]
+    assert lines[0] == f"ID  {'STATUS':<{len(word)}}  ENDPOINT      RECEIVED              {'USER':<{len(user)}}  TAG"
     assert [line.split()[-1] for line in lines[1:]] == running[::-1]
     assert lines[1].startswith(f" 4  {word}  /alter/table  20")
     assert result.stderr == "kjob: 2 ended jobs not shown (--all shows them)\n"

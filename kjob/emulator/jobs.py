@@ -202,7 +202,7 @@ class Ring:
             raise Refused(f"Invalid emulator_progress '{shape}' (expected {', '.join(PROGRESS_SHAPES)})")
         error_message = knobs.get("emulator_error_message", f"Emulated failure of {endpoint}")
         result = None
-        if endpoint == "/execute/sql" and job_request is not None:
+        if endpoint in work.DATABASE_ENDPOINTS and job_request is not None:
             try:  # the statement runs now; the job tells its outcome when it ends
                 result = work.run(endpoint, job_request, self.urls(), database=self.database)
             except sql.SqlError as exc:

@@ -165,6 +165,10 @@ def alter_table_result(request: dict) -> dict:
     }
 
 
+# The endpoints whose work runs on the ring's database as the job starts (a failure is the
+# job's ERROR, with the engine's message).
+DATABASE_ENDPOINTS = frozenset({"/execute/sql", "/get/records/bycolumn"})
+
 # Endpoints with an answer of their own; every other endpoint gets respond()'s.
 Handler = Callable[[dict, list[str], "sql.Database"], dict]
 HANDLERS: dict[str, Handler] = {

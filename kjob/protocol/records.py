@@ -26,15 +26,26 @@ def carries_rows(schema: dict) -> bool:
 
 def columns_of(response: dict) -> dict[str, Any]:
     """The column-oriented record of a dynamic-schema response (JSON or Avro binary)."""
+    schema_text = response.get("response_schema_str") or ""
     if response.get("json_encoded_response"):
-        return codec.parse_json(response["json_encoded_response"], "json_encoded_response")
+        record = codec.parse_json(response["json_encoded_response"], "json_encoded_response")
+        if not schema_text:
+            return record
+        # Avro's JSON form: with the schema, a bytes column becomes bytes again (not latin-1 text)
+        try:
+            return _schema(schema_text).read_json(record)
+        except payload.PayloadMismatch as exc:
+            raise ProtocolError(f"json_encoded_response does not fit response_schema_str: {exc}") from None
     encoded = response.get("binary_encoded_response") or b""
     if not encoded:
         return {"column_headers": [], "column_datatypes": []}
     if isinstance(encoded, str):  # Avro's JSON form of bytes
         encoded = encoded.encode("latin-1")
-    schema = payload.Schema(codec.parse_json(response.get("response_schema_str") or "", "response_schema_str"))
-    return schema.decode(encoded)
+    return _schema(schema_text).decode(encoded)
+
+
+def _schema(text: str) -> payload.Schema:
+    return payload.Schema(codec.parse_json(text, "response_schema_str"))
 
 
 def rows_of(response: dict) -> tuple[list[str], list[dict[str, Any]]]:
