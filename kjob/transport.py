@@ -34,36 +34,44 @@ class Watch:
         self.seconds = seconds
         self.fired = False
         self._connection: Any = None
+        self._socket: socket.socket | None = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(max(0.0, seconds), self._fire)
         self._timer.daemon = True
         self._timer.start()
 
     def attach(self, connection: Any) -> None:
+        """The connection a request starts on (its socket may not be open yet)."""
         with self._lock:
             self._connection = connection
             fired = self.fired
         if fired:
-            _shut(connection)
+            self._shut()
+
+    def hold(self, sock: socket.socket | None) -> None:
+        """The connection's socket, kept: once the answer's head is read, a connection that will
+        close hands its socket to the response and forgets it."""
+        with self._lock:
+            self._socket = sock
+            fired = self.fired
+        if fired:
+            self._shut()
 
     def _fire(self) -> None:
         with self._lock:
             self.fired = True
-            connection = self._connection
-        if connection is not None:
-            _shut(connection)
+        self._shut()
+
+    def _shut(self) -> None:
+        sock = self._socket or getattr(self._connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def cancel(self) -> None:
         self._timer.cancel()
-
-
-def _shut(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 _watched = threading.local()
@@ -88,7 +96,11 @@ class _WatchedConnection:
         watch = getattr(_watched, "watch", None)
         if watch is not None:
             watch.attach(self)
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        try:
+            return super().request(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            if watch is not None:
+                watch.hold(self.sock)
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):

@@ -177,3 +177,22 @@ def endless_map(request: Request) -> Iterable[bytes]:
 def gzip_bomb(inflated: int) -> bytes:
     """`inflated` zero bytes, gzip-compressed (about a thousandth of the size)."""
     return gzip.compress(b"\0" * inflated, compresslevel=9)
+
+
+def job_list(**columns) -> bytes:
+    """An /admin/show/jobs answer of one job, with `columns` (one value each) changed."""
+    row = {"job_id": 1, "status": "RUNNING", "endpoint_name": "/alter/table", "time_received": 0, "auth_id": "alice",
+           "source_ip": "", "query_text": "", "user_data": "", "flags": "", **columns}
+    record = {name: [value] for name, value in row.items()}
+    record["info"] = {"job_tag": "t1"}
+    return codec.encode_response("/admin/show/jobs", record, "binary")
+
+
+def echo_authorization(request: Request) -> Iterable[bytes]:
+    """An ERROR that repeats the request's Authorization header, decoded too (a careless server)."""
+    import base64
+
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    decoded = base64.b64decode(value).decode() if scheme == "Basic" else value
+    yield http(error(f"bad credentials {authorization} ({decoded})"), "400 Bad Request")
