@@ -18,9 +18,10 @@ EXIT_CODES: dict[int, str] = {
     6: "credentials refused (HTTP 401)",
     7: "no cluster reachable, or no usable answer from any",
     8: "the server refused the request (an ERROR answer)",
+    129: "hung up (SIGHUP): as for Ctrl-C, a partial -o file is removed and the terminal restored",
     130: "interrupted (Ctrl-C)",
     141: "the reader of stdout went away (kjob ... | head -1)",
-    129: "hung up (SIGHUP); 143: terminated (SIGTERM); a partial -o file is removed, the terminal restored",
+    143: "terminated (SIGTERM): as for SIGHUP",
 }
 
 

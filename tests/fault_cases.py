@@ -208,6 +208,20 @@ PROCESS_CASES = [
     ("`kjob status ... | head -c1` (the reader goes away)", 141, "nothing: no traceback"),
     ("`kjob wait --json ... | head -1`", 141, "nothing: no traceback"),
     ("stdin a terminal with no payload piped", 2, "no payload: give --data JSON, --file PATH, or pipe it to stdin"),
+    # tests/test_hostile.py
+    ("a byte every 0.5 s, `status --timeout 1.5 --http-timeout 1`", 7, "no complete answer within 1 s, and no later than the deadline"),
+    ("the job record's lock held by another process (`submit`)", 0, "warning: cannot record the job ...: another process has held its lock; the job is submitted once, within --timeout"),
+    ("SIGTERM during `fetch -o`", 143, "terminated by SIGTERM; the old file is kept, no temporary file is left"),
+    ("SIGHUP during `fetch -o`", 129, "terminated by SIGHUP; the old file is kept, no temporary file is left"),
+    ("SIGTERM during `wait` on a terminal", 143, "terminated by SIGTERM; the cursor is shown again"),
+    ("stdout closed (`>&-`)", 2, "cannot write to stdout: it is closed"),
+    ("stdout full (`> /dev/full`), also `fetch --raw`", 2, "cannot write to stdout: No space left on device; downloaded once"),
+    ("`fetch --raw -o` on a full disk", 2, "cannot write ...: File too large (nothing was changed), at once; downloaded once"),
+    ("stderr closed (`2>&-`) or full", 5, "nothing (nowhere to say it); the exit code is the outcome's (here: not found)"),
+    ("stdin closed (`<&-`) and no payload", 2, "no payload: stdin is closed; give --data JSON or --file PATH"),
+    ("`-o` naming a symlink, a FIFO or a device", 0, "written through: the symlink's target (the link stays), the FIFO's reader, the device"),
+    ("`--timeout nan` (or inf)", 2, "Invalid value for '--timeout': 'nan' is not a number of seconds"),
+    ("an ERROR job whose message holds the password and escapes, in `$GITHUB_STEP_SUMMARY`", 1, "the summary shows `***`, `\\x1b[2J` and `&lt;img`"),
 ]
 
 
