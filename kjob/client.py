@@ -57,7 +57,7 @@ FAILOVER_HTTP_STATUSES = {404, 500, 502, 503, 504}
 NOT_FOUND = re.compile(r"\bnot found\b", re.IGNORECASE)
 DUPLICATE_TAG = re.compile(r"already exists|duplicate", re.IGNORECASE)
 SMALL_ANSWER = 1 << 20  # a /get/job answer up to this size is read whole; a larger one is streamed
-MAX_WHOLE_ANSWER = 1 << 28  # an answer read whole (any but a job's response) past this is no real one
+MAX_WHOLE_ANSWER = 1 << 28  # an answer read whole past this is no real one (but a job's, in JSON or snappy wire)
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
 
@@ -282,8 +282,9 @@ class Client:
         started = time.monotonic()
         with deadline(self.call_timeout()) as watch:
             response = self._send(cluster, endpoint, body, watch)
+            limit = avro.machine_memory() if endpoint == "/get/job" else MAX_WHOLE_ANSWER
             try:
-                content = self._read_all(response)
+                content = self._read_all(response, limit)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise self._failed(cluster, exc, watch) from None
             finally:
@@ -394,6 +395,8 @@ class Client:
         for round_number in range(rounds):
             start = self.current
             for offset in range(len(self.clusters)):
+                if reasons and self.settings.deadline is not None and time.monotonic() >= self.settings.deadline:
+                    break  # the command's time is up: no new try, whatever clusters are left
                 index = (start + offset) % len(self.clusters)
                 cluster = self.clusters[index]
                 try:

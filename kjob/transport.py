@@ -90,7 +90,9 @@ def deadline(seconds: float) -> Iterator[Watch]:
 
 
 class _WatchedConnection:
-    """A connection that hands itself to the thread's Watch as a request starts on it."""
+    """A connection that hands itself to the thread's Watch as a request starts on it (before
+    that, connecting is bounded by the connect timeout, and a TLS handshake by the socket's
+    timeout as a whole)."""
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         watch = getattr(_watched, "watch", None)

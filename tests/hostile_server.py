@@ -33,8 +33,10 @@ class Request:
 class Hostile:
     """`with Hostile(reply) as server:` a server at `server.url` that answers every request with `reply`."""
 
-    def __init__(self, reply: Reply, *, drip: float = 0.0, max_connections: int = 20, lifetime: float = 30.0) -> None:
+    def __init__(self, reply: Reply, *, drip: float = 0.0, max_connections: int = 20, lifetime: float = 30.0,
+                 read_request: bool = True) -> None:
         self.reply = reply
+        self.read_request = read_request  # False: answer at once, as to a TLS handshake it does not read
         self.drip = drip  # seconds between two chunks (a bytes reply drips a byte at a time)
         self.max_connections = max_connections
         self.lifetime = lifetime
@@ -72,7 +74,7 @@ class Hostile:
         with connection:
             connection.settimeout(5)
             try:
-                request = _read_request(connection)
+                request = _read_request(connection) if self.read_request else Request("")
                 self.requests.append(request)
                 chunks = [self.reply] if isinstance(self.reply, bytes) else self.reply(request)
                 for chunk in chunks:

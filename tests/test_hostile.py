@@ -42,6 +42,18 @@ def test_a_drip_cannot_keep_status_past_its_deadline():
     assert elapsed < 1.5 + 1.0, elapsed
 
 
+def test_a_tls_handshake_that_drips_is_cut_off_at_the_http_timeout():
+    """A TLS server hello at 20 bytes a second: the handshake too ends within --http-timeout."""
+    with Hostile(b"\x16\x03\x03\x10\x00" + b"\x02" * 400, drip=0.05, read_request=False) as server:
+        started = time.monotonic()
+        result = run_kjob(["status", "t1", "--url", server.url.replace("http://", "https://"), "--insecure",
+                           "--http-timeout", "0.5"])
+        elapsed = time.monotonic() - started
+    assert result.returncode == 7, result.stderr
+    assert b"no complete answer within 0.5 s" in result.stderr
+    assert elapsed < 4, elapsed  # three rounds of 0.5 s, with backoff between them
+
+
 def test_the_job_records_lock_held_elsewhere_does_not_hang_submit(emulator, tmp_path):
     folder = tmp_path / "state" / "kjob"
     folder.mkdir(parents=True)

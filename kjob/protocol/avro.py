@@ -71,7 +71,7 @@ class Source:
         return len(self.view)
 
 
-def _memory() -> int:
+def machine_memory() -> int:
     """This machine's memory in bytes: more than any length a stream of unknown size can mean."""
     import os
 
@@ -118,7 +118,7 @@ class StreamSource(Source):
         return 0 if self.length is None else self.length - self.pos
 
     def room(self) -> int:
-        return _memory() if self.length is None else self.length - self.pos
+        return machine_memory() if self.length is None else self.length - self.pos
 
     @property
     def size(self) -> int | None:
