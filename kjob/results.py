@@ -54,7 +54,7 @@ class FileSink:
             self.handle.seek(0)
             self.handle.truncate()
         elif self.written:
-            raise KjobError(f"the answer broke off after {self.written} bytes went to {self.handle.name}")
+            raise KjobError(f"the answer broke off after {self.written} bytes went out (a FIFO or a device cannot take them back)")
 
     def write(self, chunk: bytes) -> None:
         self.handle.write(chunk)
