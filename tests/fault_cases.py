@@ -154,6 +154,8 @@ CASES = [
          hostile=_hostile(_reply("endless_map"), drip=0.002)),
     Case("an Avro map claiming 2^62 entries", STATUS_HOSTILE, 7, "a block of 4611686018427387904 items",
          hostile=_hostile(_http(_h("claiming", "status_map", 1 << 62)))),
+    Case("a string claiming 2^62 bytes", STATUS_HOSTILE, 7, "a length of 4611686018427387904 bytes",
+         hostile=_hostile(_http(_h("claiming", "endpoint", 1 << 62)))),
     Case("a job_response claiming 2^62 bytes", ["fetch", "t1", "--url", "{hostile}"], 7, "a length of 4611686018427387904 bytes",
          hostile=_hostile(_http(_h("claiming", "job_response", 1 << 62)))),
     Case("a gzip answer that inflates a thousandfold", STATUS_HOSTILE, 7, "an answer in Content-Encoding gzip, which kjob did not ask for",
