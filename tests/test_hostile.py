@@ -230,3 +230,29 @@ def test_an_error_from_a_server_shown_in_wait_carries_no_raw_escape():
         result = run_kjob(["wait", "t1", "--url", server.url, "--progress", "plain"])
     assert result.returncode == 8
     assert b"\x1b" not in result.stderr and b"\\x1b]0;owned\\x07 refused" in result.stderr
+
+
+def test_kjobs_own_colour_survives_and_the_servers_escapes_do_not():
+    """On a terminal the status word is coloured by kjob, and the server's escape sequences in it are shown, not sent."""
+    with Hostile(http(get_job(job_status="DONE"))) as good, Hostile(http(get_job(job_status="DONE\x1b[2J"))) as bad:
+        screens = []
+        for server in (good, bad):
+            primary, secondary = pty.openpty()
+            env = {**os.environ, "TERM": "xterm-256color"}
+            process = subprocess.Popen([*KJOB, "status", "t1", "--url", server.url], stdin=secondary, stdout=secondary,
+                                       stderr=secondary, env=env, close_fds=True)
+            os.close(secondary)
+            screen = bytearray()
+            while True:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            os.close(primary)
+            process.wait(timeout=30)
+            screens.append(bytes(screen))
+    assert b"\x1b[32m\x1b[1mDONE\x1b[0m  100%" in screens[0]
+    assert b"DONE\\x1b[2J\x1b[0m" in screens[1] and b"\x1b[2J" not in screens[1]
