@@ -4,10 +4,13 @@ exchanges that failed."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import platform
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -32,13 +35,13 @@ class Watch:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.when = time.monotonic() + max(0.0, seconds)
         self.fired = False
+        self.done = False
         self._connection: Any = None
         self._socket: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.add(self)
 
     def attach(self, connection: Any) -> None:
         """The connection a request starts on (its socket may not be open yet)."""
@@ -57,8 +60,10 @@ class Watch:
         if fired:
             self._shut()
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.fired = True
         self._shut()
 
@@ -71,7 +76,45 @@ class Watch:
                 pass
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.done = True
+
+
+class _Watchdog:
+    """One thread for every Watch, asleep until the nearest deadline (a thread per exchange
+    would cost more than a short exchange itself)."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: Watch) -> None:
+        with self._ready:
+            heapq.heappush(self._heap, (watch.when, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kjob-watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._ready.notify()
+
+    def _run(self) -> None:
+        with self._ready:
+            while True:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._ready.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._ready.wait(delay)
+                    continue
+                heapq.heappop(self._heap)[2].fire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 _watched = threading.local()
