@@ -208,7 +208,8 @@ class Client:
 
     def headers(self, encoding: str) -> dict[str, str]:
         content_type = codec.CONTENT_TYPES[encoding]
-        # identity: a compressed answer could inflate a thousandfold in memory (gpudb asks for none either)
+        # identity: a compressed answer could inflate a thousandfold in memory. gpudb 7.2 (through
+        # requests) asks for gzip and follows redirects; kjob does neither (see _send).
         headers = {"Content-Type": content_type, "Accept": content_type, "Accept-Encoding": "identity", "User-Agent": user_agent()}
         if self.settings.token:
             headers["Authorization"] = f"Bearer {self.settings.token}"
