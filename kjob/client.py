@@ -248,6 +248,7 @@ class Client:
             )
         except requests.RequestException as exc:
             raise self._failed(cluster, exc, watch) from None
+        self._in_time(cluster, watch, response)
         if self.trace:
             self.trace(f"< HTTP {response.status_code} {response.headers.get('Content-Type') or '(no content type)'}")
         if response.is_redirect or 300 <= response.status_code < 400:
@@ -268,6 +269,13 @@ class Client:
         if self.settings.deadline is None:
             return self.settings.http_timeout
         return max(0.1, min(self.settings.http_timeout, self.settings.deadline - time.monotonic()))
+
+    def _in_time(self, cluster: str, watch: Watch, response: requests.Response) -> None:
+        """Raise the timeout when the watch cut the connection: what was read until then may look
+        whole (headers cut short read as complete, a body as empty), but it is not the answer."""
+        if watch.fired:
+            response.close()
+            raise self._failed(cluster, TimeoutError(), watch)
 
     def _failed(self, cluster: str, exc: Exception, watch: Watch) -> ClusterFailed:
         if watch.fired:  # the exchange's deadline cut the connection, whatever the read then said
@@ -290,6 +298,7 @@ class Client:
                 raise self._failed(cluster, exc, watch) from None
             finally:
                 response.close()
+            self._in_time(cluster, watch, response)
         if self.trace:
             self.trace(f"< {len(content)} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
         content_type = response.headers.get("Content-Type", "")
@@ -378,6 +387,7 @@ class Client:
                     raise self._failed(cluster, exc, watch) from None
             finally:
                 response.close()
+            self._in_time(cluster, watch, response)
         if self.trace:
             self.trace(f"< {source.pos} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
         self._check_wrapper(cluster, "/get/job", response.status_code, wrapped)

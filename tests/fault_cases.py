@@ -150,6 +150,8 @@ CASES = [
     # --- hostile servers: time, memory, redirects -------------------------------------------
     Case("headers arriving a byte at a time", STATUS_HOSTILE, 7, "no complete answer within 0.3 s",
          hostile=_hostile(_http(_h("get_job")), drip=0.05)),
+    Case("an answer dripping a byte at a time (`--wire json`)", [*STATUS_HOSTILE, "--wire", "json"], 7, "no complete answer within 0.3 s",
+         hostile=_hostile(_http(_h("get_job", "json"), content_type="application/json"), drip=0.05)),
     Case("an Avro map streaming entries without end", STATUS_HOSTILE, 7, "no complete answer within 0.3 s",
          hostile=_hostile(_reply("endless_map"), drip=0.002)),
     Case("an Avro map claiming 2^62 entries", STATUS_HOSTILE, 7, "a block of 4611686018427387904 items",

@@ -122,12 +122,12 @@ def http(body: bytes, status: str = "200 OK", *, content_type: str = "applicatio
     return head.encode("latin-1") + body
 
 
-def get_job(**fields) -> bytes:
-    """An OK /get/job answer (Avro binary) of a DONE /alter/table job, with `fields` changed."""
+def get_job(encoding: str = "binary", **fields) -> bytes:
+    """An OK /get/job answer (Avro binary, or JSON) of a DONE /alter/table job, with `fields` changed."""
     record = {"endpoint": "/alter/table", "job_status": "DONE", "running": False, "progress": 100, "successful": True,
               "response_encoding": "binary", "job_response": b"", "job_response_str": "", "status_map": {},
               "info": {"job_tag": "t1", "job_id": "1"}, **fields}
-    return codec.encode_response("/get/job", record, "binary")
+    return codec.encode_response("/get/job", record, encoding)
 
 
 def error(message: str) -> bytes:
