@@ -195,6 +195,8 @@ CASES = [
          files={"state/kjob/jobs.jsonl": (RECORD_LINE % '"7"' + RECORD_LINE % LONG_NUMBER + "[1]\n").encode()}, env={"XDG_STATE_HOME": "{dir}/state"}),
     Case("a config value of the wrong type", ["status", "1", "--profile", "dev"], 2, "profile 'dev': http_timeout must be a finite number of seconds, not a string",
          files={"kjob.toml": b'[profiles.dev]\nhttp_timeout = "soon"\n'}, env={"KJOB_CONFIG": "{dir}/kjob.toml"}),
+    Case("a 5000-digit integer in the config file", ["status", "1", "--profile", "dev"], 2, "holds a value kjob cannot read: Exceeds the limit (4300 digits)",
+         files={"kjob.toml": f"[profiles.dev]\nhttp_timeout = {LONG_NUMBER}\n".encode()}, env={"KJOB_CONFIG": "{dir}/kjob.toml"}),
     Case("a 5000-digit integer in a payload", [*SUBMIT, "--data", '{"table_name": "t", "action": "refresh", "value": ' + LONG_NUMBER + "}"], 2, "value has 5000 digits"),
     Case("NaN or Infinity in a payload", ["submit", "/execute/sql", "--url", "{url}", "--data", '{"statement": "x", "offset": NaN}'], 2,
          "NaN is not a JSON number (JSON has no NaN or Infinity)"),

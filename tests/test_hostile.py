@@ -146,6 +146,8 @@ def test_stderr_closed_or_full_keeps_the_outcomes_exit_code(emulator):
 def test_stdin_closed_is_named(emulator):
     result = shell(f"KJOB submit /alter/table --url {emulator.url} <&-")
     assert (result.returncode, result.stderr) == (2, b"kjob: no payload: stdin is closed; give --data JSON or --file PATH\n")
+    password = shell(f"KJOB status 1 --url {emulator.url} --user alice --password-stdin <&-")
+    assert (password.returncode, password.stderr) == (2, b"kjob: --password-stdin reads the password from stdin, but stdin is closed\n")
     assert emulator.job_count() == 0
 
 
