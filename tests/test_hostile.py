@@ -258,3 +258,17 @@ def test_kjobs_own_colour_survives_and_the_servers_escapes_do_not():
             screens.append(bytes(screen))
     assert b"\x1b[32m\x1b[1mDONE\x1b[0m  100%" in screens[0]
     assert b"DONE\\x1b[2J\x1b[0m" in screens[1] and b"\x1b[2J" not in screens[1]
+
+
+def test_a_job_record_grown_huge_is_read_from_its_end(tmp_path):
+    """Only the newest 16 MiB of the record are read: a file that grew wild costs no more memory than that."""
+    folder = tmp_path / "state" / "kjob"
+    folder.mkdir(parents=True)
+    line = fault_cases.RECORD_LINE % "7"
+    with open(folder / "jobs.jsonl", "w") as handle:
+        handle.write(line.replace('"t1"', '"old"'))
+        handle.write("x" * (1 << 25) + "\n")
+        handle.write(line)
+    result = run_kjob(["history", "--json"], env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 0
+    assert [json.loads(text)["job_tag"] for text in result.stdout.decode().splitlines()] == ["t1"]
