@@ -156,7 +156,7 @@ def _string(text: str) -> bytes:
 
 
 def claiming(what: str, count: int, *, data_size: int | None = None) -> bytes:
-    """The start of a /get/job answer whose `what` (endpoint, job_response: bytes; status_map: entries)
+    """The start of a /get/job answer whose `what` (endpoint, job_response, job_response_str: bytes; status_map: entries)
     claims `count`, followed by nothing; the wrapper claims `data_size` bytes of data (default:
     what follows)."""
     fields = _string("/alter/table") + _string("DONE") + b"\x00" + avro.encode_long(100) + b"\x01" + _string("binary")
@@ -164,6 +164,8 @@ def claiming(what: str, count: int, *, data_size: int | None = None) -> bytes:
         fields = avro.encode_long(count)
     elif what == "job_response":
         fields += avro.encode_long(count)
+    elif what == "job_response_str":
+        fields += _string("") + avro.encode_long(count)
     else:
         fields += _string("") + _string("") + avro.encode_long(count)  # job_response, job_response_str, the map
     size = len(fields) if data_size is None else data_size

@@ -19,7 +19,7 @@ import pytest
 
 import fault_cases
 from conftest import run_kjob
-from hostile_server import Hostile, error, get_job, http
+from hostile_server import Hostile, claiming, error, get_job, http
 
 ALTER = json.dumps(fault_cases.ALTER)
 KJOB = [sys.executable, "-m", "kjob"]
@@ -272,3 +272,18 @@ def test_a_job_record_grown_huge_is_read_from_its_end(tmp_path):
     result = run_kjob(["history", "--json"], env={"XDG_STATE_HOME": str(tmp_path / "state")})
     assert result.returncode == 0
     assert [json.loads(text)["job_tag"] for text in result.stdout.decode().splitlines()] == ["t1"]
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def test_a_claimed_length_is_not_allocated_before_its_bytes_come():
+    """An answer of unknown length (chunked) whose string claims 3 GiB, then ends: under a 2 GiB
+    address-space limit kjob reads what comes in steps and reports the answer cut short."""
+    answer = http(claiming("job_response_str", 3 << 30, data_size=1 << 20), length=-1)
+    with Hostile(answer) as server:
+        result = subprocess.run([*KJOB, "status", "t1", "--url", server.url, "--http-timeout", "5"], capture_output=True,
+                                preexec_fn=_limit_memory, timeout=60)
+    assert result.returncode == 7, result.stderr
+    assert b"the stream ended after 0" in result.stderr and b"MemoryError" not in result.stderr

@@ -81,6 +81,9 @@ def machine_memory() -> int:
         return 1 << 40
 
 
+STREAM_STEP = 1 << 20  # the most a stream is asked for at once
+
+
 class StreamSource(Source):
     """Bytes read in order from a binary file or socket stream, never held whole; `length`,
     when the stream's size is known (a Content-Length), bounds every length claimed inside."""
@@ -95,11 +98,11 @@ class StreamSource(Source):
             raise Truncated(f"a negative length {size} at offset {self.pos}")
         if size > self.room():
             raise Truncated(f"needed {size} bytes at offset {self.pos}, more than the answer can hold ({self.room()})")
-        chunk = self.stream.read(size)
+        chunk = self.stream.read(min(size, STREAM_STEP))  # a claimed size is not allocated before its bytes come
         if len(chunk) < size:
             chunks, got = [chunk], len(chunk)
             while got < size:
-                more = self.stream.read(size - got)
+                more = self.stream.read(min(size - got, STREAM_STEP))
                 if not more:
                     raise Truncated(f"needed {size} bytes at offset {self.pos}, the stream ended after {got}")
                 chunks.append(more)
