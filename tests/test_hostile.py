@@ -287,3 +287,26 @@ def test_a_claimed_length_is_not_allocated_before_its_bytes_come():
                                 preexec_fn=_limit_memory, timeout=60)
     assert result.returncode == 7, result.stderr
     assert b"the stream ended after 0" in result.stderr and b"MemoryError" not in result.stderr
+
+
+def test_markup_in_a_status_word_is_shown_as_written_in_the_bars_and_summary():
+    """wait's bars and summary table on a terminal: a server's `[link=...]` is text, not a hyperlink."""
+    with Hostile(http(get_job(job_status="[link=http://evil.example]RUNNING[/link]", running=True))) as server:
+        primary, secondary = pty.openpty()
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "30"}
+        process = subprocess.Popen([*KJOB, "wait", "t1", "--url", server.url, "--timeout", "0.6", "--interval", "0.2"],
+                                   stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True)
+        os.close(secondary)
+        screen = bytearray()
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        os.close(primary)
+        assert process.wait(timeout=30) == 4
+    assert b"[link=http://evil.example]RUNNING[/link]" in screen
+    assert b"\x1b]8;" not in screen  # no hyperlink escape
