@@ -96,7 +96,7 @@ def make_app(ctx: click.Context, params: dict[str, Any], *, as_json: bool = Fals
         render.warning(warning)
     clusters = [parse_cluster_url(url) for url in split_urls(params["urls"]) or [DEFAULT_URL]]
     if any(cluster.password for cluster in clusters) and ctx.get_parameter_source("urls") == click.core.ParameterSource.COMMANDLINE:
-        render.warning("a password in --url shows in `ps` and in the shell's history: set KJOB_PASSWORD,"
+        render.warning("a password in --url shows in the process list (ps) and the shell's history: set KJOB_PASSWORD,"
                        " or use --password-stdin or a profile's password_file")
     user, password, token = resolve_credentials(
         params["user"], params["password_stdin"], clusters, profile, os.environ,

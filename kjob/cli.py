@@ -179,11 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: one line, and the traceback only on request
         if os.environ.get("KJOB_DEBUG"):
             raise
-        from kjob.sanitize import safe
-
-        text = safe(f"kjob: unexpected error: {type(exc).__name__}: {exc} (set KJOB_DEBUG=1 for a traceback)")
-        _say(lambda: click.echo(text, err=True))
-        code = 1
+        code = _unexpected(exc)
     try:
         sys.stdout.flush()  # what a successful run or an error left for stdout
     except OSError as exc:
@@ -210,7 +206,15 @@ def _output_failed(exc: OSError) -> int:
         return OUTPUT_FAILED
     if os.environ.get("KJOB_DEBUG"):
         raise exc
-    _say(lambda: click.echo(f"kjob: unexpected error: {type(exc).__name__}: {exc} (set KJOB_DEBUG=1 for a traceback)", err=True))
+    return _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> int:
+    """A bug: one line (redacted, visible), and the traceback only on request."""
+    from kjob.sanitize import safe
+
+    text = safe(f"kjob: unexpected error: {type(exc).__name__}: {exc} (set KJOB_DEBUG=1 for a traceback)")
+    _say(lambda: click.echo(text, err=True))
     return 1
 
 

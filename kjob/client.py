@@ -60,7 +60,7 @@ RECHECK_TIMEOUT = 2.0  # the look at the current cluster's /show/system/status b
 NOT_FOUND = re.compile(r"\bnot found\b", re.IGNORECASE)
 DUPLICATE_TAG = re.compile(r"already exists|duplicate", re.IGNORECASE)
 SMALL_ANSWER = 1 << 20  # a /get/job answer up to this size is read whole; a larger one is streamed
-MAX_WHOLE_ANSWER = 1 << 28  # an answer read whole (any but a job's response) past this is no real one
+MAX_WHOLE_ANSWER = 1 << 28  # an answer read whole past this is no real one (but a job's, in JSON or snappy wire)
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
 NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
 
@@ -216,7 +216,8 @@ class Client:
 
     def headers(self, encoding: str) -> dict[str, str]:
         content_type = codec.CONTENT_TYPES[encoding]
-        # identity: a compressed answer could inflate a thousandfold in memory (gpudb asks for none either)
+        # identity: a compressed answer could inflate a thousandfold in memory. gpudb 7.2 (through
+        # requests) asks for gzip and follows redirects; kjob does neither (see _send).
         headers = {"Content-Type": content_type, "Accept": content_type, "Accept-Encoding": "identity", "User-Agent": user_agent()}
         if self.settings.token:
             headers["Authorization"] = f"Bearer {self.settings.token}"
@@ -255,6 +256,7 @@ class Client:
             )
         except requests.RequestException as exc:
             raise self._failed(cluster, exc, watch) from None
+        self._in_time(cluster, watch, response)
         if self.trace:
             self.trace(f"< HTTP {response.status_code} {response.headers.get('Content-Type') or '(no content type)'}")
         if response.is_redirect or 300 <= response.status_code < 400:
@@ -276,6 +278,13 @@ class Client:
             return self.settings.http_timeout
         return max(0.1, min(self.settings.http_timeout, self.settings.deadline - time.monotonic()))
 
+    def _in_time(self, cluster: str, watch: Watch, response: requests.Response) -> None:
+        """Raise the timeout when the watch cut the connection: what was read until then may look
+        whole (headers cut short read as complete, a body as empty), but it is not the answer."""
+        if watch.fired:
+            response.close()
+            raise self._failed(cluster, TimeoutError(), watch)
+
     def _failed(self, cluster: str, exc: Exception, watch: Watch) -> ClusterFailed:
         if watch.fired:  # the exchange's deadline cut the connection, whatever the read then said
             reason, maybe_sent = f"no complete answer within {watch.seconds:g} s", True
@@ -291,12 +300,14 @@ class Client:
         limit = self.call_timeout() if timeout is None else min(timeout, self.call_timeout())
         with deadline(limit) as watch:
             response = self._send(cluster, endpoint, body, watch)
+            limit = avro.machine_memory() if endpoint == "/get/job" else MAX_WHOLE_ANSWER
             try:
-                content = self._read_all(response)
+                content = self._read_all(response, limit)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise self._failed(cluster, exc, watch) from None
             finally:
                 response.close()
+            self._in_time(cluster, watch, response)
         if self.trace:
             self.trace(f"< {len(content)} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
         content_type = response.headers.get("Content-Type", "")
@@ -390,6 +401,7 @@ class Client:
                     raise self._failed(cluster, exc, watch) from None
             finally:
                 response.close()
+            self._in_time(cluster, watch, response)
         if self.trace:
             self.trace(f"< {source.pos} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
         self._check_wrapper(cluster, "/get/job", response.status_code, wrapped)
@@ -408,6 +420,8 @@ class Client:
         for round_number in range(rounds):
             start = self.current
             for offset in range(len(self.clusters)):
+                if reasons and self.settings.deadline is not None and time.monotonic() >= self.settings.deadline:
+                    break  # the command's time is up: no new try, whatever clusters are left
                 index = (start + offset) % len(self.clusters)
                 cluster = self.clusters[index]
                 try:

@@ -270,6 +270,7 @@ def resolve_credentials(
         token, token_source = read_secret_file(profile.secrets["token_file"], "token"), f"the token file {profile.secrets['token_file']}"
     add_secret(token)
     token = _usable(token, token_source, token=True)
+    add_secret(token)  # as it is sent, without the line break it was read with
     from_url = next((url for url in urls if url.user), None)
     user = user or (from_url.user if from_url else None)
     password, password_source = None, ""

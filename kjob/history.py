@@ -22,6 +22,16 @@ MAX_ENTRIES = 1000
 FIELDS = ("job_id", "job_tag", "endpoint", "cluster", "submitted_at")
 LOCK_WAIT = 5.0  # seconds to wait for another kjob to release the record (at most; the command's deadline may say less)
 LOCK_POLL = 0.02
+MAX_READ = 1 << 24  # bytes: MAX_ENTRIES lines are far fewer
+
+
+def _tail(handle) -> bytes:
+    """The file's whole lines within its last MAX_READ bytes (all of a file kjob wrote)."""
+    size = os.fstat(handle.fileno()).st_size
+    if size > MAX_READ:
+        handle.seek(size - MAX_READ)
+        handle.readline()  # the rest of a line cut in two
+    return handle.read()
 
 
 def _well_formed(entry: object) -> bool:
@@ -82,7 +92,7 @@ class History:
     def _trim(self) -> None:
         """Keep the newest MAX_ENTRIES lines (called with the lock held)."""
         with open(self.path, "rb") as handle:
-            lines = handle.read().splitlines(keepends=True)[-MAX_ENTRIES:]
+            lines = _tail(handle).splitlines(keepends=True)[-MAX_ENTRIES:]
         temporary = os.path.join(self.folder, "jobs.trim")
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             handle.write(b"".join(lines))
@@ -95,9 +105,10 @@ class History:
         return self._entries
 
     def _read(self) -> list[dict]:
+        """The record's lines; of a file grown past anything kjob writes, only its newest MAX_READ bytes."""
         try:
-            with open(self.path, encoding="utf-8", errors="replace") as handle:
-                raw = handle.read()
+            with open(self.path, "rb") as handle:
+                raw = _tail(handle).decode("utf-8", errors="replace")
         except FileNotFoundError:
             return []
         except OSError as exc:

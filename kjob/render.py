@@ -91,8 +91,13 @@ class Renderer:
     def json_line(self, value: Any) -> None:
         click.echo(safe(json_text(value)), file=self.out)
 
-    def _status_word(self, status: str) -> str:
-        return click.style(status, fg=STATUS_COLOURS.get(status.upper()), bold=True) if self.out_colour else status
+    def status_line(self, before: str, status: str, after: str = "") -> None:
+        """A line of data around one status word, coloured on a terminal: each part is made safe
+        first, so that kjob's colour is the only escape sequence the line holds."""
+        word = safe(status)
+        if self.out_colour:
+            word = click.style(word, fg=STATUS_COLOURS.get(status.upper()), bold=True)
+        click.echo(safe(before) + word + safe(after), file=self.out)
 
     def created(self, created) -> None:
         """What `submit` prints: the job, or (-q) one REF for status, wait and fetch."""
@@ -153,10 +158,10 @@ class Renderer:
             return self.data(state.job_status)
         name = f"job {state.job_id if state.job_id is not None else '?'} (tag {state.tag or '-'})"
         if already_ended:
-            return self.data(f"{name}: already {self._status_word(state.job_status)}, nothing to cancel")
+            return self.status_line(f"{name}: already ", state.job_status, ", nothing to cancel")
         if state.job_status == "CANCELLED":
-            return self.data(f"{name}: {self._status_word('CANCELLED')}")
-        return self.data(f"{name}: still {self._status_word(state.job_status)} after the cancel ({server_status or 'no status'})")
+            return self.status_line(f"{name}: ", "CANCELLED")
+        return self.status_line(f"{name}: still ", state.job_status, f" after the cancel ({server_status or 'no status'})")
 
     def job_list(self, rows: list[dict], hidden: int = 0) -> None:
         """`kjob list`: a header, then one job a line (or a JSON object); `hidden` ended jobs left out."""
@@ -176,9 +181,10 @@ class Renderer:
         self.data(f"{'ID':>{width['job_id']}}  {'STATUS':<{width['job_status']}}  {'ENDPOINT':<{width['endpoint']}}"
                   f"  {'RECEIVED':<{width['time_received']}}  {'USER':<{width['user']}}  TAG")
         for row in rows:
-            status = self._status_word(row["job_status"]) + " " * (width["job_status"] - len(row["job_status"]))
-            self.data(f"{row['job_id']:>{width['job_id']}}  {status}  {row['endpoint']:<{width['endpoint']}}"
-                      f"  {row['time_received']}  {row['user'] or '-':<{width['user']}}  {row['job_tag'] or '-'}")
+            padding = " " * (width["job_status"] - len(row["job_status"]))
+            self.status_line(f"{row['job_id']:>{width['job_id']}}  ", row["job_status"],
+                             f"{padding}  {row['endpoint']:<{width['endpoint']}}  {row['time_received']}"
+                             f"  {row['user'] or '-':<{width['user']}}  {row['job_tag'] or '-'}")
         if left_out:
             self.message(f"kjob: {left_out}")
 
@@ -189,11 +195,8 @@ class Renderer:
         if self.quiet:
             return self.data(state.job_status)
         job_id = state.job_id if state.job_id is not None else "?"
-        line = (
-            f"job {job_id}  {self._status_word(state.job_status)}  {state.progress:>3}%  {state.endpoint}"
-            f"  tag {state.tag or '-'}  on {redact_url(state.cluster)}"
-        )
-        self.data(line)
+        self.status_line(f"job {job_id}  ", state.job_status,
+                         f"  {state.progress:>3}%  {state.endpoint}  tag {state.tag or '-'}  on {redact_url(state.cluster)}")
         if state.error_message:
             self.data(f"  error: {state.error_message}")
 

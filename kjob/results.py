@@ -43,15 +43,19 @@ class FileSink:
     device, which cannot be taken back, only while nothing has gone to it)."""
 
     def __init__(self, handle: IO[bytes]) -> None:
+        import os
+        import stat
+
         self.handle = handle
         self.written = 0
+        self.regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
 
     def begin(self, size: int) -> None:
-        if self.handle.seekable():
+        if self.regular:
             self.handle.seek(0)
             self.handle.truncate()
         elif self.written:
-            raise KjobError(f"the answer broke off after {self.written} bytes went to {self.handle.name}")
+            raise KjobError(f"the answer broke off after {self.written} bytes went out (a FIFO or a device cannot take them back)")
 
     def write(self, chunk: bytes) -> None:
         self.handle.write(chunk)

@@ -4,10 +4,13 @@ exchanges that failed."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import platform
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -32,38 +35,86 @@ class Watch:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.when = time.monotonic() + max(0.0, seconds)
         self.fired = False
+        self.done = False
         self._connection: Any = None
+        self._socket: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.add(self)
 
     def attach(self, connection: Any) -> None:
+        """The connection a request starts on (its socket may not be open yet)."""
         with self._lock:
             self._connection = connection
             fired = self.fired
         if fired:
-            _shut(connection)
+            self._shut()
 
-    def _fire(self) -> None:
+    def hold(self, sock: socket.socket | None) -> None:
+        """The connection's socket, kept: once the answer's head is read, a connection that will
+        close hands its socket to the response and forgets it."""
         with self._lock:
+            self._socket = sock
+            fired = self.fired
+        if fired:
+            self._shut()
+
+    def fire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
             self.fired = True
-            connection = self._connection
-        if connection is not None:
-            _shut(connection)
+        self._shut()
+
+    def _shut(self) -> None:
+        sock = self._socket or getattr(self._connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.done = True
 
 
-def _shut(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+class _Watchdog:
+    """One thread for every Watch, asleep until the nearest deadline (a thread per exchange
+    would cost more than a short exchange itself)."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: Watch) -> None:
+        with self._ready:
+            heapq.heappush(self._heap, (watch.when, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kjob-watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._ready.notify()
+
+    def _run(self) -> None:
+        with self._ready:
+            while True:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._ready.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._ready.wait(delay)
+                    continue
+                heapq.heappop(self._heap)[2].fire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 _watched = threading.local()
@@ -82,13 +133,19 @@ def deadline(seconds: float) -> Iterator[Watch]:
 
 
 class _WatchedConnection:
-    """A connection that hands itself to the thread's Watch as a request starts on it."""
+    """A connection that hands itself to the thread's Watch as a request starts on it (before
+    that, connecting is bounded by the connect timeout, and a TLS handshake by the socket's
+    timeout as a whole)."""
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         watch = getattr(_watched, "watch", None)
         if watch is not None:
             watch.attach(self)
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        try:
+            return super().request(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            if watch is not None:
+                watch.hold(self.sock)
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):

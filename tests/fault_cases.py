@@ -1,7 +1,8 @@
 """Every bad input and server fault kjob is tried with, and what it answers: the README's table.
 
-The cases run against the emulator (tests/test_faults.py asserts each exit code and message
-and that the README's table is this module's output). `python tests/fault_cases.py` prints
+The cases run against the emulator, or against a hostile server of the suite's own
+(tests/hostile_server.py) for what no well-behaved server sends (tests/test_faults.py asserts
+each exit code and message and that the README's table is this module's output). `python tests/fault_cases.py` prints
 the table; `python tests/fault_cases.py --write README.md` puts it in the README.
 """
 
@@ -32,6 +33,9 @@ class Case:
     files: dict[str, bytes] = field(default_factory=dict)  # written into {dir} first
     env: dict[str, str] = field(default_factory=dict)
     setup: Callable | None = None  # called with the emulator
+    hostile: Callable | None = None  # makes the Hostile server at {hostile} ({hostport}: its host:port)
+    prepare: Callable | None = None  # called with the scratch folder
+    on_stdout: bool = False  # what it says is the last line on stdout (the row shows it so)
 
 
 def _alter(**changes) -> str:
@@ -50,6 +54,54 @@ def _refuse_next_look_up(emulator) -> None:
     emulator.primary.faults.add("refuse@/get/job*1")
 
 
+def _hostile(build: Callable, **options) -> Callable:
+    """A Hostile server answering what `build()` makes, made when the case runs (not when listed)."""
+    def make():
+        from hostile_server import Hostile
+
+        return Hostile(build(), **options)
+
+    return make
+
+
+def _h(name: str, *args, **kwargs) -> Callable:
+    """Builds the bytes hostile_server.NAME(*args, **kwargs) makes."""
+    def build():
+        import hostile_server
+
+        return getattr(hostile_server, name)(*args, **kwargs)
+
+    return build
+
+
+def _reply(name: str) -> Callable:
+    """Builds hostile_server.NAME itself: a reply made for each request."""
+    def build():
+        import hostile_server
+
+        return getattr(hostile_server, name)
+
+    return build
+
+
+def _http(body, *args, **kwargs) -> Callable:
+    """Builds an HTTP answer around `body` (bytes, or a builder of them)."""
+    def build():
+        import hostile_server
+
+        return hostile_server.http(body() if callable(body) else body, *args, **kwargs)
+
+    return build
+
+
+def _mkfifo(folder: str) -> None:
+    os.mkfifo(os.path.join(folder, "fifo"))
+
+
+LONG_NUMBER = "1" * 5000
+RECORD_LINE = '{"job_id": %s, "job_tag": "t1", "endpoint": "/alter/table", "cluster": "http://127.0.0.1:9", "submitted_at": "2026-01-01T00:00:00Z"}\n'
+STATUS_HOSTILE = ["status", "t1", "--url", "{hostile}", "--http-timeout", "0.3"]
+ESCAPES = "\x1b]0;owned\x07\x1b[2J"
 SUBMIT = ["submit", "/alter/table", "--url", "{url}"]
 STATUS_DONE = ["status", "done-job", "--url", "{url}", "--http-timeout", "1"]
 
@@ -108,6 +160,61 @@ CASES = [
     Case("no server listening", ["status", "1", "--url", "http://127.0.0.1:9"], 7, "nothing is listening at http://127.0.0.1:9 (connection refused); give your cluster's URL with --url or KJOB_URL"),
     Case("a job that does not exist", ["status", "424242", "--url", "{url}"], 5, "job 424242 not found on http://127.0.0.1:PORT (looked up by id): Job 424242 not found"),
     Case("a tag already in use", [*SUBMIT, "--tag", "done-job", "--data", _alter()], 8, "Job tag 'done-job' already exists", setup=_submit_done),
+    # --- hostile servers: time, memory, redirects -------------------------------------------
+    Case("headers arriving a byte at a time", STATUS_HOSTILE, 7, "no complete answer within 0.3 s",
+         hostile=_hostile(_http(_h("get_job")), drip=0.05)),
+    Case("an answer dripping a byte at a time (`--wire json`)", [*STATUS_HOSTILE, "--wire", "json"], 7, "no complete answer within 0.3 s",
+         hostile=_hostile(_http(_h("get_job", "json"), content_type="application/json"), drip=0.05)),
+    Case("an Avro map streaming entries without end", STATUS_HOSTILE, 7, "no complete answer within 0.3 s",
+         hostile=_hostile(_reply("endless_map"), drip=0.002)),
+    Case("an Avro map claiming 2^62 entries", STATUS_HOSTILE, 7, "a block of 4611686018427387904 items",
+         hostile=_hostile(_http(_h("claiming", "status_map", 1 << 62)))),
+    Case("a string claiming 2^62 bytes", STATUS_HOSTILE, 7, "a length of 4611686018427387904 bytes",
+         hostile=_hostile(_http(_h("claiming", "endpoint", 1 << 62)))),
+    Case("a job_response claiming 2^62 bytes", ["fetch", "t1", "--url", "{hostile}"], 7, "a length of 4611686018427387904 bytes",
+         hostile=_hostile(_http(_h("claiming", "job_response", 1 << 62)))),
+    Case("a gzip answer that inflates a thousandfold", STATUS_HOSTILE, 7, "an answer in Content-Encoding gzip, which kjob did not ask for",
+         hostile=_hostile(_http(_h("gzip_bomb", 1 << 24), headers={"Content-Encoding": "gzip"}))),
+    Case("a redirect (HTTP 302) to another host", STATUS_HOSTILE, 7, "HTTP 302, a redirect to http://203.0.113.9:9191/get/job: kjob follows none",
+         hostile=_hostile(_http(b"", "302 Found", headers={"Location": "http://203.0.113.9:9191/get/job"}))),
+    Case("a redirect (HTTP 307) of a submit", ["submit", "/alter/table", "--url", "{hostile}", "--data", _alter()], 7,
+         "HTTP 307, a redirect to http://127.0.0.1:1/create/job",
+         hostile=_hostile(_http(b"", "307 Temporary Redirect", headers={"Location": "http://127.0.0.1:1/create/job"}))),
+    # --- hostile servers: secrets and server text -----------------------------------------------
+    Case("a server echoing the Authorization header (basic auth)", STATUS_HOSTILE, 8, "bad credentials Basic *** (alice:***)",
+         hostile=_hostile(_reply("echo_authorization")), env={"KJOB_USER": "alice", "KJOB_PASSWORD": "s3cret/pw 9"}),
+    Case("a server echoing the bearer token (`kjob list`)", ["list", "--url", "{hostile}"], 8, "bad credentials Bearer *** (***)",
+         hostile=_hostile(_reply("echo_authorization")), env={"KJOB_TOKEN": "tok-123-secret"}),
+    Case("a token with a trailing CR/LF, echoed by the server", STATUS_HOSTILE, 8, "bad credentials Bearer *** (***)",
+         hostile=_hostile(_reply("echo_authorization")), env={"KJOB_TOKEN": "tok-123-secret\r\n"}),
+    Case("a token with a space or a control character", ["status", "t1", "--url", "{url}"], 2, "the token from KJOB_TOKEN holds a space",
+         env={"KJOB_TOKEN": "tok 123"}),
+    Case("a password holding '/' in a URL", ["status", "1", "--url", "http://alice:pa/ss@127.0.0.1:9"], 2,
+         "cluster URL 'http://alice:***@127.0.0.1:9': a '/' in its password must be written %2F"),
+    Case("a password in --url (it shows in `ps`)", ["status", "t1", "--url", "http://alice:s3cret@{hostport}"], 0,
+         "a password in --url shows in the process list (ps)", hostile=_hostile(_http(_h("get_job")))),
+    Case("an error message with escape sequences and a newline", STATUS_HOSTILE, 8, "\\x1b]0;owned\\x07\\x1b[2J\\nkjob: job 1 DONE",
+         hostile=_hostile(_http(_h("error", ESCAPES + "\nkjob: job 1 DONE")))),
+    Case("escape sequences in a status word, an endpoint and a tag", STATUS_HOSTILE, 4, "\\x1b[2J",
+         hostile=_hostile(_http(_h("get_job", job_status="DONE\x1b[2J", endpoint="/alter/table\r\x1b[1A",
+                                   info={"job_tag": "t1\x1b]8;;http://x\x07", "job_id": "1"}))), on_stdout=True),
+    Case("escape sequences in a `kjob list` row", ["list", "--url", "{hostile}"], 0, "\\x1b[31m",
+         hostile=_hostile(_http(_h("job_list", endpoint_name="/alter/table\x1b[31m", auth_id=ESCAPES))), on_stdout=True),
+    Case("SQL cells that look like markup (`fetch --format table`)", ["fetch", "t1", "--format", "table", "--url", "{hostile}"], 0,
+         "/usr/[/local] │ [red]x[/red]", hostile=_hostile(_http(_h("sql_job", ["path", "note"], [["/usr/[/local]", "[red]x[/red]"]]))),
+         on_stdout=True),
+    # --- local files and values of the wrong type -------------------------------------------
+    Case("job-record lines of the wrong type, or a 5000-digit id", ["status", "@last", "--url", "{url}"], 2, "@last names the newest job kjob submitted, but its record is empty",
+         files={"state/kjob/jobs.jsonl": (RECORD_LINE % '"7"' + RECORD_LINE % LONG_NUMBER + "[1]\n").encode()}, env={"XDG_STATE_HOME": "{dir}/state"}),
+    Case("a config value of the wrong type", ["status", "1", "--profile", "dev"], 2, "profile 'dev': http_timeout must be a finite number of seconds, not a string",
+         files={"kjob.toml": b'[profiles.dev]\nhttp_timeout = "soon"\n'}, env={"KJOB_CONFIG": "{dir}/kjob.toml"}),
+    Case("a 5000-digit integer in the config file", ["status", "1", "--profile", "dev"], 2, "holds a value kjob cannot read: Exceeds the limit (4300 digits)",
+         files={"kjob.toml": f"[profiles.dev]\nhttp_timeout = {LONG_NUMBER}\n".encode()}, env={"KJOB_CONFIG": "{dir}/kjob.toml"}),
+    Case("a 5000-digit integer in a payload", [*SUBMIT, "--data", '{"table_name": "t", "action": "refresh", "value": ' + LONG_NUMBER + "}"], 2, "value has 5000 digits"),
+    Case("NaN or Infinity in a payload", ["submit", "/execute/sql", "--url", "{url}", "--data", '{"statement": "x", "offset": NaN}'], 2,
+         "NaN is not a JSON number (JSON has no NaN or Infinity)"),
+    Case("-o naming a FIFO that nothing reads", ["fetch", "done-job", "--url", "{url}", "-o", "{dir}/fifo"], 2,
+         "cannot write DIR/fifo: it is a FIFO that nothing reads", setup=_submit_done, prepare=_mkfifo),
 ]
 
 # Cases a process must be run for (signals, pipes, file size limits): asserted in test_faults.py.
@@ -119,6 +226,20 @@ PROCESS_CASES = [
     ("`kjob status ... | head -c1` (the reader goes away)", 141, "nothing: no traceback"),
     ("`kjob wait --json ... | head -1`", 141, "nothing: no traceback"),
     ("stdin a terminal with no payload piped", 2, "no payload: give --data JSON, --file PATH, or pipe it to stdin"),
+    # tests/test_hostile.py
+    ("a byte every 0.5 s, `status --timeout 1.5 --http-timeout 1`", 7, "no complete answer within 1 s, and no later than the deadline"),
+    ("the job record's lock held by another process (`submit`)", 0, "warning: cannot record the job ...: another process has held its lock; the job is submitted once, within --timeout"),
+    ("SIGTERM during `fetch -o`", 143, "terminated by SIGTERM; the old file is kept, no temporary file is left"),
+    ("SIGHUP during `fetch -o`", 129, "terminated by SIGHUP; the old file is kept, no temporary file is left"),
+    ("SIGTERM during `wait` on a terminal", 143, "terminated by SIGTERM; the cursor is shown again"),
+    ("stdout closed (`>&-`)", 2, "cannot write to stdout: it is closed"),
+    ("stdout full (`> /dev/full`), also `fetch --raw`", 2, "cannot write to stdout: No space left on device; downloaded once"),
+    ("`fetch --raw -o` on a full disk", 2, "cannot write ...: File too large (nothing was changed), at once; downloaded once"),
+    ("stderr closed (`2>&-`) or full", 5, "nothing (nowhere to say it); the exit code is the outcome's (here: not found)"),
+    ("stdin closed (`<&-`) and no payload", 2, "no payload: stdin is closed; give --data JSON or --file PATH"),
+    ("`-o` naming a symlink, a FIFO or a device", 0, "written through: the symlink's target (the link stays), the FIFO's reader, the device"),
+    ("`--timeout nan` (or inf)", 2, "Invalid value for '--timeout': 'nan' is not a number of seconds"),
+    ("an ERROR job whose message holds the password and escapes, in `$GITHUB_STEP_SUMMARY`", 1, "the summary shows `***`, `\\x1b[2J` and `&lt;img`"),
 ]
 
 
@@ -131,28 +252,41 @@ def run_case(case: Case, emulator, folder: str):
     """Run one case through click's runner: (exit code, last stderr line, normalised)."""
     from conftest import run_cli
 
+    from contextlib import nullcontext
+
     for name, content in case.files.items():
+        os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
         with open(os.path.join(folder, name), "wb") as handle:
             handle.write(content)
+    if case.prepare:
+        case.prepare(folder)
     if case.setup:
         case.setup(emulator)
     if case.fault:
         emulator.primary.faults.add(case.fault)
-    def fill(text: str) -> str:
-        return text.replace("{url}", emulator.url).replace("{dir}", folder)
+    with case.hostile() if case.hostile else nullcontext() as server:
+        def fill(text: str) -> str:
+            text = text.replace("{url}", emulator.url).replace("{dir}", folder)
+            if server is not None:
+                text = text.replace("{hostile}", server.url).replace("{hostport}", server.url.split("://", 1)[1])
+            return text
 
-    args = [fill(arg) for arg in case.args]
-    env = {name: fill(value) for name, value in case.env.items()}
-    result = run_cli(args, env=env)
-    lines = result.stderr.strip().splitlines()
-    return result.exit_code, normalise(lines[-1] if lines else "", emulator.url, folder)
+        args = [fill(arg) for arg in case.args]
+        env = {name: fill(value) for name, value in case.env.items()}
+        result = run_cli(args, env=env)
+    lines = (result.stdout if case.on_stdout else result.stderr).strip().splitlines()
+    said = normalise(lines[-1] if lines else "", emulator.url, folder)
+    return result.exit_code, f"stdout: {said}" if case.on_stdout else said
 
 
 def table(outcomes: list[tuple[Case, int, str]]) -> str:
     rows = ["| bad input or fault | kjob says (last line on stderr) | exit |", "|---|---|---|"]
     for case, code, said in outcomes:
-        if code == 0:
+        if code == 0 and not case.says:  # success: the row says what happened instead
             rows.append(f"| {case.what} | (nothing: retried with backoff and jitter, then the look succeeds) | {code} |")
+            continue
+        if said.startswith("stdout: "):
+            rows.append(f"| {case.what} | stdout: `{said[8:].replace('|', '&#124;')}` | {code} |")
             continue
         rows.append(f"| {case.what} | `{said.replace('|', '&#124;')}` | {code} |")
     for what, code, said in PROCESS_CASES:

@@ -33,8 +33,10 @@ class Request:
 class Hostile:
     """`with Hostile(reply) as server:` a server at `server.url` that answers every request with `reply`."""
 
-    def __init__(self, reply: Reply, *, drip: float = 0.0, max_connections: int = 20, lifetime: float = 30.0) -> None:
+    def __init__(self, reply: Reply, *, drip: float = 0.0, max_connections: int = 20, lifetime: float = 30.0,
+                 read_request: bool = True) -> None:
         self.reply = reply
+        self.read_request = read_request  # False: answer at once, as to a TLS handshake it does not read
         self.drip = drip  # seconds between two chunks (a bytes reply drips a byte at a time)
         self.max_connections = max_connections
         self.lifetime = lifetime
@@ -72,7 +74,7 @@ class Hostile:
         with connection:
             connection.settimeout(5)
             try:
-                request = _read_request(connection)
+                request = _read_request(connection) if self.read_request else Request("")
                 self.requests.append(request)
                 chunks = [self.reply] if isinstance(self.reply, bytes) else self.reply(request)
                 for chunk in chunks:
@@ -120,12 +122,12 @@ def http(body: bytes, status: str = "200 OK", *, content_type: str = "applicatio
     return head.encode("latin-1") + body
 
 
-def get_job(**fields) -> bytes:
-    """An OK /get/job answer (Avro binary) of a DONE /alter/table job, with `fields` changed."""
+def get_job(encoding: str = "binary", **fields) -> bytes:
+    """An OK /get/job answer (Avro binary, or JSON) of a DONE /alter/table job, with `fields` changed."""
     record = {"endpoint": "/alter/table", "job_status": "DONE", "running": False, "progress": 100, "successful": True,
               "response_encoding": "binary", "job_response": b"", "job_response_str": "", "status_map": {},
               "info": {"job_tag": "t1", "job_id": "1"}, **fields}
-    return codec.encode_response("/get/job", record, "binary")
+    return codec.encode_response("/get/job", record, encoding)
 
 
 def error(message: str) -> bytes:
@@ -154,12 +156,16 @@ def _string(text: str) -> bytes:
 
 
 def claiming(what: str, count: int, *, data_size: int | None = None) -> bytes:
-    """The start of a /get/job answer whose `what` (job_response: bytes; status_map: entries)
+    """The start of a /get/job answer whose `what` (endpoint, job_response, job_response_str: bytes; status_map: entries)
     claims `count`, followed by nothing; the wrapper claims `data_size` bytes of data (default:
     what follows)."""
     fields = _string("/alter/table") + _string("DONE") + b"\x00" + avro.encode_long(100) + b"\x01" + _string("binary")
-    if what == "job_response":
+    if what == "endpoint":
+        fields = avro.encode_long(count)
+    elif what == "job_response":
         fields += avro.encode_long(count)
+    elif what == "job_response_str":
+        fields += _string("") + avro.encode_long(count)
     else:
         fields += _string("") + _string("") + avro.encode_long(count)  # job_response, job_response_str, the map
     size = len(fields) if data_size is None else data_size
@@ -177,3 +183,22 @@ def endless_map(request: Request) -> Iterable[bytes]:
 def gzip_bomb(inflated: int) -> bytes:
     """`inflated` zero bytes, gzip-compressed (about a thousandth of the size)."""
     return gzip.compress(b"\0" * inflated, compresslevel=9)
+
+
+def job_list(**columns) -> bytes:
+    """An /admin/show/jobs answer of one job, with `columns` (one value each) changed."""
+    row = {"job_id": 1, "status": "RUNNING", "endpoint_name": "/alter/table", "time_received": 0, "auth_id": "alice",
+           "source_ip": "", "query_text": "", "user_data": "", "flags": "", **columns}
+    record = {name: [value] for name, value in row.items()}
+    record["info"] = {"job_tag": "t1"}
+    return codec.encode_response("/admin/show/jobs", record, "binary")
+
+
+def echo_authorization(request: Request) -> Iterable[bytes]:
+    """An ERROR that repeats the request's Authorization header, decoded too (a careless server)."""
+    import base64
+
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    decoded = base64.b64decode(value).decode() if scheme == "Basic" else value
+    yield http(error(f"bad credentials {authorization} ({decoded})"), "400 Bad Request")

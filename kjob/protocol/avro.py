@@ -79,7 +79,7 @@ class Source:
         return len(self.view)
 
 
-def _memory() -> int:
+def machine_memory() -> int:
     """This machine's memory in bytes: more than any length a stream of unknown size can mean."""
     import os
 
@@ -87,6 +87,9 @@ def _memory() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 1 << 40
+
+
+STREAM_STEP = 1 << 20  # the most a stream is asked for at once
 
 
 class StreamSource(Source):
@@ -103,11 +106,11 @@ class StreamSource(Source):
             raise Truncated(f"a negative length {size} at offset {self.pos}")
         if size > self.room():
             raise Truncated(f"needed {size} bytes at offset {self.pos}, more than the answer can hold ({self.room()})")
-        chunk = self.stream.read(size)
+        chunk = self.stream.read(min(size, STREAM_STEP))  # a claimed size is not allocated before its bytes come
         if len(chunk) < size:
             chunks, got = [chunk], len(chunk)
             while got < size:
-                more = self.stream.read(size - got)
+                more = self.stream.read(min(size - got, STREAM_STEP))
                 if not more:
                     raise Truncated(f"needed {size} bytes at offset {self.pos}, the stream ended after {got}")
                 chunks.append(more)
@@ -126,7 +129,7 @@ class StreamSource(Source):
         return 0 if self.length is None else self.length - self.pos
 
     def room(self) -> int:
-        return _memory() if self.length is None else self.length - self.pos
+        return machine_memory() if self.length is None else self.length - self.pos
 
     @property
     def size(self) -> int | None:
