@@ -513,7 +513,7 @@ class WaitDisplay:
         for column in ("status", "waited", "message"):
             table.add_column(column, no_wrap=column != "message")
         for job in jobs:
-            status = _outcome_text(job) if job.finished or job.unreachable_since is not None else "RUNNING"
+            status = _outcome_text(job) if job.finished or job.state or job.unreachable_since is not None else "RUNNING"
             colour = STATUS_COLOURS.get(status, "red")
             # every cell Text, never markup: it holds the server's words
             row = [Text(shorten_middle(safe(_ref_label(job)), job_width))]
@@ -584,7 +584,7 @@ def write_step_summary(path: str, jobs) -> None:
     """Append a Markdown table of the jobs' outcomes (GitHub Actions' $GITHUB_STEP_SUMMARY)."""
     lines = ["### kjob wait", "", "| job | endpoint | status | waited | message |", "|---|---|---|---|---|"]
     for job in jobs:
-        status = _outcome_text(job) if job.finished or job.unreachable_since is not None else "RUNNING"
+        status = _outcome_text(job) if job.finished or job.state or job.unreachable_since is not None else "RUNNING"
         cells = [_ref_label(job), job.state.endpoint if job.state else "", status, _waited(job), _problem_text(job)]
         lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
     try:

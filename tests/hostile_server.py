@@ -151,6 +151,18 @@ def sql_job(headers: list[str], rows: list[list[str]]) -> bytes:
     return get_job(endpoint="/execute/sql", job_response=job_response)
 
 
+def free_items_job(count: int) -> bytes:
+    """A /get/job answer of a DONE /execute/sql job whose result schema is an array of nulls
+    claiming `count` items: items that take no bytes, so nothing in the answer bounds the count."""
+    dynamic = {"type": "record", "name": "generic_response",
+               "fields": [{"name": "column_1", "type": {"type": "array", "items": "null"}},
+                          {"name": "column_headers", "type": {"type": "array", "items": "string"}}]}
+    response = {"count_affected": 0, "response_schema_str": json.dumps(dynamic),
+                "binary_encoded_response": avro.encode_long(count), "json_encoded_response": "",
+                "total_number_of_records": 1, "has_more_records": False, "paging_table": "", "info": {}}
+    return get_job(endpoint="/execute/sql", job_response=schemas.endpoint("/execute/sql").response.encode(response))
+
+
 def _string(text: str) -> bytes:
     return avro.encode_long(len(text.encode())) + text.encode()
 

@@ -224,7 +224,7 @@ def test_no_redirect_is_followed_and_no_compression_asked_for():
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_a_timeout_that_is_no_number_of_seconds_is_exit_2(value):
     result = run_kjob(["status", "1", "--url", "http://127.0.0.1:9", "--timeout", value])
-    assert result.returncode == 2 and f"'{value}' is not a number of seconds".encode() in result.stderr
+    assert result.returncode == 2 and f"'{value}' is not a duration".encode() in result.stderr
 
 
 def test_an_error_from_a_server_shown_in_wait_carries_no_raw_escape():

@@ -45,7 +45,47 @@ def columns_of(response: dict) -> dict[str, Any]:
 
 
 def _schema(text: str) -> payload.Schema:
-    return payload.Schema(codec.parse_json(text, "response_schema_str"))
+    """The record schema a server sent with its rows, refused when an array of it could claim
+    any number of items in no bytes (`array<null>`): a hostile count would then be decoded
+    item by item, for ever, with nothing in the answer to bound it."""
+    schema = codec.parse_json(text, "response_schema_str")
+    named: dict[str, Any] = {}
+    if _has_free_items(schema, named):
+        raise ProtocolError("response_schema_str holds an array whose items take no bytes; kjob refuses to read it")
+    return payload.Schema(schema)
+
+
+def _has_free_items(schema: Any, named: dict[str, Any]) -> bool:
+    """Whether `schema` holds an array whose items may be encoded in zero bytes."""
+    if isinstance(schema, list):
+        return any(_has_free_items(branch, named) for branch in schema)
+    if not isinstance(schema, dict):
+        return False
+    if "name" in schema:
+        named[schema["name"]] = schema
+    kind = schema.get("type")
+    if kind == "array":
+        return _takes_no_bytes(schema.get("items"), named) or _has_free_items(schema.get("items"), named)
+    if kind == "map":
+        return _has_free_items(schema.get("values"), named)
+    if kind == "record":
+        return any(_has_free_items(field.get("type"), named) for field in schema.get("fields", []))
+    return isinstance(kind, (dict, list)) and _has_free_items(kind, named)
+
+
+def _takes_no_bytes(schema: Any, named: dict[str, Any]) -> bool:
+    """Whether a value of `schema` may be encoded in zero bytes (null, fixed of size 0, a
+    record of such fields); a union, a number, a string or a block count takes at least one."""
+    if isinstance(schema, str):
+        return schema == "null" or (schema in named and _takes_no_bytes(named[schema], named))
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    if kind == "record":
+        return all(_takes_no_bytes(field.get("type"), {**named, schema.get("name"): {}}) for field in schema.get("fields", []))
+    if kind == "fixed":
+        return schema.get("size") == 0
+    return isinstance(kind, str) and kind == "null"
 
 
 def rows_of(response: dict) -> tuple[list[str], list[dict[str, Any]]]:
