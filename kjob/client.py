@@ -31,7 +31,7 @@ from kjob.errors import (
     SubmitUncertain,
 )
 from kjob.jobs import JobRef, JobState, other_job, status_word
-from kjob.protocol import avro, codec, schemas
+from kjob.protocol import avro, codec, encodings, schemas
 from kjob.transport import (
     READ_CHUNK,
     FileData,
@@ -62,6 +62,7 @@ DUPLICATE_TAG = re.compile(r"already exists|duplicate", re.IGNORECASE)
 SMALL_ANSWER = 1 << 20  # a /get/job answer up to this size is read whole; a larger one is streamed
 MAX_WHOLE_ANSWER = 1 << 28  # an answer read whole past this is no real one (but a job's, in JSON or snappy wire)
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
+KINETICA_TYPES = {encoding.content_type for encoding in encodings.ENCODINGS.values()}
 NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
 
 Trace = Callable[[str], None]
@@ -215,7 +216,7 @@ class Client:
             self._session = None
 
     def headers(self, encoding: str) -> dict[str, str]:
-        content_type = codec.CONTENT_TYPES[encoding]
+        content_type = encodings.named(encoding).content_type
         # identity: a compressed answer could inflate a thousandfold in memory. gpudb 7.2 (through
         # requests) asks for gzip and follows redirects; kjob does neither (see _send).
         headers = {"Content-Type": content_type, "Accept": content_type, "Accept-Encoding": "identity", "User-Agent": user_agent()}
@@ -340,13 +341,13 @@ class Client:
         if status in FAILOVER_HTTP_STATUSES:
             what = f"no {endpoint} there (HTTP 404; is the URL's path right?)" if status == 404 else f"HTTP {status}"
             raise ClusterFailed(what)
-        expected = codec.CONTENT_TYPES[codec.response_encoding(self.settings.wire)]
-        accepted = {expected, codec.CONTENT_TYPES["snappy"]} if self.settings.wire == "snappy" else {expected}
+        wire = encodings.named(self.settings.wire)
+        expected = wire.answers.content_type
         media_type = content_type.split(";")[0].strip().lower()
         if media_type.startswith("text/"):
             shown = "an HTML page (a proxy?)" if media_type == "text/html" else f"{media_type} text"
             raise ProtocolError(f"{cluster} answered {endpoint} with HTTP {status} and {shown}, not a Kinetica answer")
-        if media_type in codec.CONTENT_TYPES.values() and media_type not in accepted:
+        if media_type in KINETICA_TYPES and media_type not in wire.answer_types:
             raise ClusterFailed(f"answered {media_type}, expected {expected}")
 
     def _check_wrapper(self, cluster: str, endpoint: str, status: int, wrapped: dict) -> None:
@@ -465,8 +466,8 @@ class Client:
         (/show/system/status, as the official client asks before it moves on)."""
         try:
             status_map = self.post(cluster, "/show/system/status", {"options": {}}, timeout=RECHECK_TIMEOUT)["status_map"]
-            system = codec.parse_json(status_map.get("system", "{}"), "status_map.system")
-            ha_status = codec.parse_json(status_map.get("ha_status") or "{}", "status_map.ha_status")
+            system = encodings.parse_json(status_map.get("system", "{}"), "status_map.system")
+            ha_status = encodings.parse_json(status_map.get("ha_status") or "{}", "status_map.ha_status")
         except (ClusterFailed, ServerRefused, CredentialsRefused, ProtocolError):
             return False
         running = isinstance(system, dict) and system.get("status") == "running"
@@ -527,8 +528,8 @@ class Client:
         the returned state then carries it only in JSON wire mode, where it comes whole."""
         record = self._get_job_record(ref, cluster)
         try:
-            if self.settings.wire == "binary":
-                body = codec.encode_request("/get/job", record, "binary")
+            if encodings.named(self.settings.wire).streams:
+                body = codec.encode_request("/get/job", record, self.settings.wire)
                 answer = self._get_job_streamed(cluster, body, sink or Discard())
             else:
                 answer = self.post(cluster, "/get/job", record)
@@ -662,7 +663,7 @@ class Client:
         """In binary, the payload streams between the record's other fields (from its file, or
         from memory without a joined copy); JSON and snappy bodies must be built whole."""
         data = record["data"]
-        if self.settings.wire == "binary":
+        if encodings.named(self.settings.wire).streams:
             size = data.size if isinstance(data, FileData) else len(data)
             prefix, suffix = schemas.endpoint("/create/job").request.frame(record, "data", size)
             return StreamedBody([prefix, data, suffix])

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from kjob.errors import ProtocolError
-from kjob.protocol import codec, payload
+from kjob.protocol import encodings, payload
 
 
 def carries_rows(schema: dict) -> bool:
@@ -28,7 +28,7 @@ def columns_of(response: dict) -> dict[str, Any]:
     """The column-oriented record of a dynamic-schema response (JSON or Avro binary)."""
     schema_text = response.get("response_schema_str") or ""
     if response.get("json_encoded_response"):
-        record = codec.parse_json(response["json_encoded_response"], "json_encoded_response")
+        record = encodings.parse_json(response["json_encoded_response"], "json_encoded_response")
         if not schema_text:
             return record
         # Avro's JSON form: with the schema, a bytes column becomes bytes again (not latin-1 text)
@@ -45,7 +45,7 @@ def columns_of(response: dict) -> dict[str, Any]:
 
 
 def _schema(text: str) -> payload.Schema:
-    return payload.Schema(codec.parse_json(text, "response_schema_str"))
+    return payload.Schema(encodings.parse_json(text, "response_schema_str"))
 
 
 def rows_of(response: dict) -> tuple[list[str], list[dict[str, Any]]]:
