@@ -13,7 +13,7 @@ from kjob import inputs
 from kjob.errors import BadInput, ProtocolError, ServerRefused
 from kjob.jobs import check_tag, new_tag, tag_from_payload
 from kjob.protocol import encodings, payload
-from kjob.transport import FileData
+from kjob.http.session import FileData
 
 
 @dataclass
