@@ -11,9 +11,9 @@ from typing import Any
 
 from kjob import inputs
 from kjob.errors import BadInput, ProtocolError, ServerRefused
+from kjob.http.session import FileData
 from kjob.jobs import check_tag, new_tag, tag_from_payload
 from kjob.protocol import encodings, payload
-from kjob.http.session import FileData
 
 
 @dataclass
