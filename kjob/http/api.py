@@ -226,7 +226,7 @@ class JobCreation:
         if self.maybe_sent and (found := self.existing(cluster, ours=True)):
             return found
         try:
-            answer = self.client.exchange.exchange(cluster, "/create/job", self.body)
+            answer = self.client.exchange.post_body(cluster, "/create/job", self.body)
         except ClusterFailed as failed:
             self.maybe_sent = self.maybe_sent or failed.maybe_sent
             raise

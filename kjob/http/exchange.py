@@ -143,7 +143,7 @@ class Exchange:
     def post(self, cluster: str, endpoint: str, record: dict, timeout: float | None = None) -> dict:
         """Send one request to one cluster and return the endpoint's response record."""
         body = codec.encode_request(endpoint, record, self.wire.name)
-        return self.exchange(cluster, endpoint, body, timeout)
+        return self.post_body(cluster, endpoint, body, timeout)
 
     def call_timeout(self) -> float:
         """--http-timeout, but never past the command's deadline (--timeout)."""
@@ -198,7 +198,7 @@ class Exchange:
         self._trace(f"< {cluster}: {reason}")
         return ClusterFailed(reason, maybe_sent)
 
-    def exchange(self, cluster: str, endpoint: str, body: bytes | StreamedBody, timeout: float | None = None) -> dict:
+    def post_body(self, cluster: str, endpoint: str, body: bytes | StreamedBody, timeout: float | None = None) -> dict:
         """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""
         started = time.monotonic()
         limit = self.call_timeout() if timeout is None else min(timeout, self.call_timeout())

@@ -52,7 +52,8 @@ def snappy_decompress(data: bytes) -> bytes:
 
 
 class Encoding:
-    """Avro binary: requests, answers and job payloads as Avro."""
+    """An encoding; this one is Avro binary (requests, answers and job payloads as Avro), and
+    the others override what they do otherwise."""
 
     name = "binary"
     content_type = "application/octet-stream"
@@ -182,7 +183,7 @@ class Json(Encoding):
 
     def encode_payload(self, schema, value: Any) -> tuple[bytes, str]:
         if schema is not None:
-            from kjob.protocol.payload import to_json_value
+            from kjob.protocol.payload import to_json_value  # payload imports this module
 
             value = to_json_value(schema.conform(value))
         return b"", json.dumps(value, ensure_ascii=False)
