@@ -10,8 +10,8 @@ import struct
 import threading
 
 import pytest
-
 from conftest import run_cli
+
 from kjob.http.session import FileData, StreamedBody
 from kjob.protocol import codec, encodings
 
