@@ -317,7 +317,7 @@ def measure_wait(emulator: Emulator) -> None:
 def _start_jobs(emulator: Emulator, count: int) -> dict[str, float]:
     """Start `count` jobs that end over 3 to 22.5 s; each tag with (about) when its job ends."""
     sys.path.insert(0, str(ROOT))
-    from kjob.client import Client
+    from kjob.http.api import Client
     from kjob.config import Settings
     from kjob.protocol import payload
 

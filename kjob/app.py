@@ -43,7 +43,7 @@ class App:
 
     def client(self):
         if self._client is None:
-            from kjob.client import Client
+            from kjob.http.api import Client
 
             self._client = Client(
                 self.settings,

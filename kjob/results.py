@@ -16,7 +16,7 @@ from typing import IO, Any
 from kjob.errors import BadInput, KjobError, PartialResult
 from kjob.files import atomic_output
 from kjob.jobs import JobState
-from kjob.protocol import payload, records
+from kjob.protocol import encodings, payload, records
 from kjob.render import RowStream, colour_allowed, write_response, write_rows
 
 ROWS_ONLY_FORMATS = ("csv", "table")
@@ -94,12 +94,12 @@ def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None, every: bo
     if raw and output is not None:
         with atomic_output(output) as handle:
             state = finished_job(app, ref, FileSink(handle))
-            if state.response_encoding == "json":
+            if not encodings.answered_in(state.response_encoding).avro:
                 handle.write(state.job_response_str.encode("utf-8"))
         return
     if raw:
         state = finished_job(app, ref, StdoutSink())
-        if state.response_encoding == "json":
+        if not encodings.answered_in(state.response_encoding).avro:
             sys.stdout.buffer.write(state.job_response_str.encode("utf-8"))
         sys.stdout.buffer.flush()
         return
@@ -157,7 +157,7 @@ def _write_all_pages(app, value: dict, headers: list[str], first: list[dict], st
     rows_out = RowStream(stream, fmt, headers, pretty=pretty)
     rows_out.write(first)
     table, total, size = value["paging_table"], value["total_number_of_records"], max(1, len(first))
-    encoding = "json" if app.settings.wire == "json" else "binary"
+    encoding = encodings.named(app.settings.wire).answers.name
     offset = len(first)
     while offset < total:
         record = {"table_name": table, "column_names": headers, "offset": offset, "limit": size, "encoding": encoding, "options": {}}

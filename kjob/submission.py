@@ -11,9 +11,9 @@ from typing import Any
 
 from kjob import inputs
 from kjob.errors import BadInput, ProtocolError, ServerRefused
+from kjob.http.session import FileData
 from kjob.jobs import check_tag, new_tag, tag_from_payload
-from kjob.protocol import codec, payload
-from kjob.transport import FileData
+from kjob.protocol import encodings, payload
 
 
 @dataclass
@@ -36,7 +36,7 @@ def schema_for(endpoint: str, schema_file: str | None, encoding: str) -> payload
     if schema_file:
         return payload.Schema(inputs.read_schema(schema_file))
     schema = payload.request_schema(endpoint)
-    if schema is None and encoding != "json":
+    if schema is None and encodings.named(encoding).avro:
         raise BadInput(
             f"kjob has no request schema for {endpoint}{_did_you_mean(endpoint)}: give --schema FILE (its Avro schema), "
             "or send the payload as JSON with --encoding json"
@@ -83,7 +83,7 @@ def prepare(
     if avro_file is not None:
         if data is not None or file is not None:
             raise BadInput("--avro sends a pre-encoded payload: do not also give --data or --file")
-        if encoding == "json":
+        if not encodings.named(encoding).avro:
             raise BadInput("--avro sends Avro binary: use --encoding binary or snappy")
         data_bytes, source = avro_payload(avro_file, encoding, digest=tag_from_payload_flag)
         data_str = ""
@@ -120,7 +120,7 @@ def avro_payload(path: str, encoding: str, *, digest: bool) -> tuple[bytes | Fil
     compress it whole (one call: the payload plus its compressed copy); stdin is read whole.
     """
     try:
-        if path != "-" and encoding == "binary":
+        if path != "-" and encodings.named(encoding).streams:
             size = os.stat(path).st_size
             with open(path, "rb"):  # readable now, so that a bad file fails before anything is sent
                 pass
@@ -142,7 +142,7 @@ def avro_payload(path: str, encoding: str, *, digest: bool) -> tuple[bytes | Fil
         raise BadInput(f"--avro: {'stdin' if path == '-' else path} is empty")
     import hashlib
 
-    return (codec.snappy_compress_view(raw) if encoding == "snappy" else raw), hashlib.sha256(raw).digest()
+    return encodings.named(encoding).compress_view(raw), hashlib.sha256(raw).digest()
 
 
 def _file_digest(path: str) -> bytes:

@@ -26,7 +26,7 @@ import requests
 from kjob.emulator import Emulator
 from kjob.emulator.faults import MODES
 from kjob.errors import ProtocolError, ServerRefused
-from kjob.protocol import codec, schemas
+from kjob.protocol import codec, encodings, schemas
 from kjob.protocol.payload import Schema, encode_payload, request_schema, response_schema
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def create_job_record(endpoint: str, record: dict, request_encoding: str = "bina
 def post(url: str, endpoint: str, record: dict, encoding: str = "binary", *, path: str | None = None,
          headers: dict | None = None, auth=None, timeout: float = 5) -> requests.Response:
     """One request as the official client sends it, with plain `requests` (no session, no retries)."""
-    content_type = codec.CONTENT_TYPES[encoding]
+    content_type = encodings.named(encoding).content_type
     return requests.post(url + (path or endpoint), data=codec.encode_request(endpoint, record, encoding),
                          headers={"Content-Type": content_type, "Accept": content_type, **(headers or {})},
                          auth=auth, timeout=timeout)
@@ -832,7 +832,7 @@ def test_content_type_of_answers(emulator, encoding, answered_as):
 def test_error_answer_is_in_the_requests_encoding(emulator, encoding):
     answer = post(emulator.url, "/get/job", {"job_id": 424242, "options": {}}, encoding)
     assert answer.status_code == 400
-    assert answer.headers["Content-Type"] == codec.CONTENT_TYPES[codec.response_encoding(encoding)]
+    assert answer.headers["Content-Type"] == encodings.named(encoding).answers.content_type
     wrapped = codec.decode_wrapper(answer.content, encoding)
     assert (wrapped["status"], wrapped["message"]) == ("ERROR", "Job 424242 not found")
 
@@ -871,7 +871,7 @@ def test_get_on_an_endpoint_is_404(emulator):
 def test_every_error_answer_comes_with_http_400(emulator, encoding):
     answer = post(emulator.url, "/get/job", {"job_id": 424242, "options": {}}, encoding)
     assert answer.status_code == 400
-    wrapped = codec.decode_wrapper(answer.content, codec.response_encoding(encoding))
+    wrapped = codec.decode_wrapper(answer.content, encoding)
     assert (wrapped["status"], wrapped["message"]) == ("ERROR", "Job 424242 not found")
     ok = post(emulator.url, "/show/system/status", {"options": {}}, encoding)
     assert ok.status_code == 200

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from kjob.emulator import Emulator
-from kjob.protocol import codec, payload, schemas
+from kjob.protocol import codec, encodings, payload, schemas
 
 ENCODINGS = ("binary", "json", "snappy")
 
@@ -54,7 +54,7 @@ def instant():
 
 def post(session: requests.Session, url: str, endpoint: str, record: dict) -> dict:
     answer = session.post(url + endpoint, data=codec.encode_request(endpoint, record, "binary"),
-                          headers={"Content-Type": codec.CONTENT_TYPES["binary"]}, timeout=10)
+                          headers={"Content-Type": encodings.BINARY.content_type}, timeout=10)
     return codec.decode_response(endpoint, answer.content, "binary")
 
 
@@ -91,7 +91,7 @@ def test_every_endpoint_in_every_encoding_through_the_emulator(instant):
 
 def test_a_payload_that_does_not_decode_is_refused_as_a_server_would(emulator):
     with requests.Session() as session:
-        answer = session.post(emulator.url + "/create/job", headers={"Content-Type": codec.CONTENT_TYPES["binary"]},
+        answer = session.post(emulator.url + "/create/job", headers={"Content-Type": encodings.BINARY.content_type},
                               data=codec.encode_request("/create/job", {
                                   "endpoint": "/update/records", "request_encoding": "binary", "data": b"\x02t\x00\x02",
                                   "data_str": "", "options": {}}, "binary"), timeout=10)

@@ -5,7 +5,7 @@ and body and answers with responses built by kjob.protocol.codec, so the officia
 constructor succeeds and its create_job/get_job calls get real answers. Each test compares the
 captured body with codec.encode_request for the same record, and decodes it with kjob.
 
-JSON caveat (codec.json_bytes): gpudb escapes every character outside U+0020-U+007E
+JSON caveat (encodings.json_bytes): gpudb escapes every character outside U+0020-U+007E
 (json.dumps' ensure_ascii) and kjob does not escape non-ASCII, so JSON bodies are compared
 byte for byte only when every character and byte is in 0x00-0x7E (DEL, 0x7F, is escaped by
 gpudb too), and with json.loads (values and key order) always.
@@ -26,7 +26,7 @@ import snappy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kjob.protocol import codec, payload, schemas
+from kjob.protocol import codec, encodings, payload, schemas
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 CLIENT_ENCODINGS = {"BINARY": "binary", "JSON": "json", "SNAPPY": "snappy"}
@@ -203,8 +203,8 @@ def assert_same_request(captured: Captured, endpoint: str, record: dict, encodin
     """gpudb's request is kjob's request: path, headers, body; and kjob reads it back."""
     expected = codec.encode_request(endpoint, record, encoding)
     assert captured.path == endpoint
-    assert captured.headers["Content-Type"] == codec.CONTENT_TYPES[encoding]
-    assert captured.headers["Accept"] == codec.CONTENT_TYPES[encoding]
+    assert captured.headers["Content-Type"] == encodings.named(encoding).content_type
+    assert captured.headers["Accept"] == encodings.named(encoding).content_type
     if encoding == "json":
         assert json_pairs(captured.body) == json_pairs(expected)  # same values, keys in the same order
         if is_plain_ascii(record):

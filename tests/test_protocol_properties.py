@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kjob.errors import ProtocolError, ServerRefused
-from kjob.protocol import codec, payload, schemas
+from kjob.protocol import codec, encodings, payload, schemas
 
 # Our own bounds, not kjob's: the code under test does not get to define what "in range" means.
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
@@ -508,11 +508,11 @@ def test_invalid_snappy_is_a_protocol_error(body):
     with pytest.raises(ProtocolError, match="snappy"):
         codec.decode_request("/get/job", body, "snappy")
     with pytest.raises(ProtocolError):
-        codec.snappy_decompress(body)
+        encodings.snappy_decompress(body)
 
 
 def test_valid_snappy_of_nothing_is_a_truncated_record():
-    assert codec.snappy_decompress(b"\x00") == b""
+    assert encodings.snappy_decompress(b"\x00") == b""
     with pytest.raises(ProtocolError, match="get_job_request"):
         codec.decode_request("/get/job", b"\x00", "snappy")
 
@@ -521,7 +521,7 @@ def test_valid_snappy_of_nothing_is_a_truncated_record():
 @given(blob=st.binary(max_size=100))
 def test_random_snappy_decompresses_or_raises_protocol_error(blob):
     try:
-        codec.snappy_decompress(blob)
+        encodings.snappy_decompress(blob)
     except ProtocolError:
         pass
 

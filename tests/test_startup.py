@@ -21,10 +21,10 @@ def test_help_loads_nothing_heavy():
 
 
 def test_status_path_loads_neither_fastavro_nor_rich():
-    code = "import kjob.client, kjob.protocol.codec, kjob.render"
+    code = "import kjob.http.api, kjob.protocol.codec, kjob.render"
     assert loaded_after(code) == ["requests", "urllib3"]
 
 
 def test_the_cli_never_imports_the_emulator():
     assert "kjob.emulator" not in subprocess.check_output(
-        [sys.executable, "-c", "import sys, kjob.cli, kjob.client; print(list(sys.modules))"], text=True)
+        [sys.executable, "-c", "import sys, kjob.cli, kjob.http.api; print(list(sys.modules))"], text=True)

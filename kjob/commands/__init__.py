@@ -15,8 +15,7 @@ from typing import Any
 import click
 
 from kjob.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_URL
-
-ENCODINGS = ("binary", "json", "snappy")
+from kjob.protocol.encodings import NAMES as ENCODINGS
 
 
 class KjobCommand(click.Command):

@@ -33,7 +33,7 @@ from typing import Any
 
 from kjob.emulator import sql, work
 from kjob.emulator.large import STREAM_PADDING, Digested, Spliced, spliced_response
-from kjob.protocol import codec, payload, schemas
+from kjob.protocol import encodings, payload, schemas
 
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 OUTCOMES = {"done": "DONE", "error": "ERROR", "cancelled": "CANCELLED"}
@@ -179,7 +179,7 @@ class Ring:
             raise Refused(f"Invalid job_tag '{tag}': a tag may hold only letters, digits, '_' and '-'")
         endpoint = request["endpoint"]
         encoding = request["request_encoding"]
-        if encoding not in codec.ENCODINGS:
+        if encoding not in encodings.ENCODINGS:
             raise Refused(f"Invalid request_encoding '{encoding}' (expected binary, json or snappy)")
         found = schemas.find_endpoint(endpoint)
         if found is None:
@@ -267,7 +267,6 @@ class Ring:
         """Run /get/job on one cluster."""
         job_id, job = self.find(cluster_index, request["job_id"], request["options"].get("job_tag", ""))
         status, progress = job.state(time.monotonic())
-        binary = job.request_encoding != "json"
         job_response, job_response_str = b"", ""
         if status == "DONE":
             job_response, job_response_str = self.response_of(job)
@@ -277,7 +276,7 @@ class Ring:
             "running": status == "RUNNING",
             "progress": progress,
             "successful": status == "DONE",
-            "response_encoding": "binary" if binary else "json",
+            "response_encoding": encodings.named(job.request_encoding).answers.name,
             "job_response": job_response,
             "job_response_str": job_response_str,
             "status_map": {"error_message": job.error_message} if status == "ERROR" else {},
@@ -292,14 +291,14 @@ class Ring:
                 record = dict(job.result)
                 if job.padding:
                     record["info"] = {**record["info"], "emulator_padding": "x" * job.padding}
-            elif job.request_encoding != "json" and job.padding > STREAM_PADDING:
+            elif encodings.named(job.request_encoding).avro and job.padding > STREAM_PADDING:
                 record = work.run(job.endpoint, job.request, self.urls(), database=self.database)
                 job.response = (spliced_response(schema, record, job.padding), "")
                 return job.response
             else:
                 record = work.run(job.endpoint, job.request, self.urls(), job.padding, database=self.database)
-            if job.request_encoding == "json":
-                job.response = (b"", codec.json_bytes(schema.to_json_value(record), ascii_only=True).decode("ascii"))
+            if not encodings.named(job.request_encoding).avro:
+                job.response = (b"", encodings.json_bytes(schema.to_json_value(record), ascii_only=True).decode("ascii"))
             else:
                 job.response = (schema.encode(record), "")
         return job.response

@@ -29,9 +29,8 @@ from kjob.emulator import large, sql, work
 from kjob.emulator.faults import Faults
 from kjob.emulator.jobs import Refused, Ring
 from kjob.errors import ProtocolError
-from kjob.protocol import avro, codec, schemas
+from kjob.protocol import avro, codec, encodings, schemas
 
-ENCODING_OF_CONTENT_TYPE = {"application/json": "json", "application/x-snappy": "snappy"}
 FAILOVER_MESSAGES = {  # every ERROR answer comes with HTTP 400, as Kinetica's do
     "offline": "Kinetica is offline",
     "exiting": "Kinetica is exiting",
@@ -220,9 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        encoding = ENCODING_OF_CONTENT_TYPE.get(content_type, "binary")
+        encoding = encodings.of_content_type(content_type).name
         length = int(self.headers.get("Content-Length") or 0)
-        if endpoint == "/create/job" and encoding == "binary" and length > large.LARGE_PAYLOAD and mode is None:
+        if endpoint == "/create/job" and encodings.named(encoding).streams and length > large.LARGE_PAYLOAD and mode is None:
             return self._create_large_job(length, cluster.credentials.identify(self.headers.get("Authorization")))
         body = self._read_body()
         if cluster.recorded is not None:
@@ -241,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_unauthorized(encoding)
         if endpoint is None:
             return self._answer(404, codec.encode_error(UNKNOWN_URI_MESSAGE, encoding), encoding, None)
-        answer_encoding = "json" if mode == "wrong-type" else encoding
+        answer_encoding = encodings.JSON.name if mode == "wrong-type" else encoding
         if mode == "draining" and endpoint == "/show/system/status":
             response = codec.encode_response(endpoint, work.system_status(draining=True), answer_encoding)
             return self._answer(200, response, answer_encoding, None)
@@ -250,16 +249,16 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "html":
             return self._send(200, HTML_PAGE, "text/html")
         if mode == "empty":
-            return self._send(200, b"", codec.CONTENT_TYPES["binary"])
+            return self._send(200, b"", encodings.BINARY.content_type)
         if mode == "garbage":
-            return self._send(200, GARBAGE, codec.CONTENT_TYPES["binary"])
+            return self._send(200, GARBAGE, encodings.BINARY.content_type)
         source_ip = f"{self.client_address[0]}:{self.client_address[1]}"
         request_id = None if endpoint == "/create/job" else cluster.ring.begin_request(cluster.index, endpoint, auth_id or "anonymous", source_ip)
         try:
             request = codec.decode_request(endpoint, body, encoding)
             record = self._run(endpoint, request, auth_id or "anonymous", source_ip)
             if isinstance(record.get("job_response"), large.Spliced):
-                if answer_encoding == "binary":
+                if encodings.named(answer_encoding).streams:
                     return self._send_parts(*large.spliced_get_job(record))
                 record["job_response"] = b"".join(record["job_response"].chunks())
             response = codec.encode_response(endpoint, record, answer_encoding)
@@ -293,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_parts(self, parts: list, size: int) -> None:
         """An answer written piece by piece (a Spliced part in chunks)."""
         self.send_response(200)
-        self.send_header("Content-Type", codec.CONTENT_TYPES["binary"])
+        self.send_header("Content-Type", encodings.BINARY.content_type)
         self.send_header("Content-Length", str(size))
         self.end_headers()
         for part in parts:
@@ -340,9 +339,10 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "drop-after":
             self.close_connection = True
             return
-        content_type = codec.CONTENT_TYPES[codec.response_encoding(encoding)]
-        if encoding == "snappy" and self.server.cluster.snappy_answer_type == "x-snappy":
-            content_type = codec.CONTENT_TYPES["snappy"]  # the body is Avro binary all the same
+        wire = encodings.named(encoding)
+        content_type = wire.answers.content_type
+        if wire is encodings.SNAPPY and self.server.cluster.snappy_answer_type == "x-snappy":
+            content_type = wire.content_type  # the body is Avro binary all the same
         if mode == "truncate":
             body = body[: len(body) // 2]
         if mode == "cut":
@@ -352,8 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_unauthorized(self, encoding: str, status: int = 401) -> None:
         """HTTP 401 with an ERROR wrapper, as Kinetica answers refused credentials."""
-        body = codec.encode_error(UNAUTHORIZED_MESSAGE, codec.response_encoding(encoding))
-        self._send(status, body, codec.CONTENT_TYPES[codec.response_encoding(encoding)],
+        body = codec.encode_error(UNAUTHORIZED_MESSAGE, encoding)
+        self._send(status, body, encodings.named(encoding).answers.content_type,
                    extra={"WWW-Authenticate": 'Basic realm="GPUdb"'})
 
     def _send_json(self, status: int, value: dict) -> None:

@@ -17,7 +17,7 @@ import threading
 import uuid
 from typing import Any
 
-from kjob.protocol import payload
+from kjob.protocol import encodings, payload
 
 END_OF_SET = -9999  # `limit`: as many records as the server allows
 MAX_GET_RECORDS_SIZE = 20000  # Kinetica's default for conf.max_get_records_size
@@ -161,7 +161,7 @@ def encode_columns(names: list[str], rows: list[tuple], encoding: str) -> dict:
         {"name": "column_datatypes", "type": {"type": "array", "items": "string"}},
     ]}
     encoded = {"response_schema_str": json.dumps(schema), "binary_encoded_response": b"", "json_encoded_response": ""}
-    if encoding == "json":  # bytes as Avro's JSON form has them: one character per byte
+    if not encodings.answered_in(encoding).avro:  # bytes as Avro's JSON form has them: one character per byte
         encoded["json_encoded_response"] = json.dumps(columns, default=lambda value: value.decode("latin-1"))
     else:
         encoded["binary_encoded_response"] = payload.Schema(schema).encode(columns)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kjob.emulator import sql
-from kjob.protocol import payload, records, schemas
+from kjob.protocol import encodings, payload, records, schemas
 
 VERSION = "7.2.3.13"
 
@@ -65,7 +65,7 @@ def column_result(columns: list[tuple[str, Any, str]], rows: list[tuple], encodi
     record["column_datatypes"] = [kind for _, _, kind in columns]
     result = {"response_schema_str": json.dumps(dynamic), "binary_encoded_response": b"", "json_encoded_response": "",
               "total_number_of_records": len(rows), "has_more_records": False}
-    if encoding == "json":
+    if not encodings.answered_in(encoding).avro:
         result["json_encoded_response"] = json.dumps(record)
     else:
         result["binary_encoded_response"] = payload.Schema(dynamic).encode(record)

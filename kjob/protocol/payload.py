@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from kjob.errors import ProtocolError
-from kjob.protocol import avro, codec, schemas
+from kjob.protocol import avro, encodings, schemas
 
 PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
 USER, READ, WRITE = "user", "read", "write"  # what a walk checks: see Schema.conform, read_json, write_json
@@ -307,25 +307,12 @@ def skeleton(schema: dict) -> dict:
 
 def encode_payload(schema: Schema | None, value: Any, request_encoding: str) -> tuple[bytes, str]:
     """A job's (`data`, `data_str`) for /create/job: Avro (maybe snappy) in data, or JSON in data_str."""
-    if request_encoding == "json":
-        if schema is not None:
-            value = to_json_value(schema.conform(value))
-        return b"", json.dumps(value, ensure_ascii=False)
-    if schema is None:
-        raise ProtocolError("an Avro payload needs the endpoint's request schema")
-    data = schema.encode(schema.conform(value))
-    return (codec.snappy_compress(data) if request_encoding == "snappy" else data), ""
+    return encodings.named(request_encoding).encode_payload(schema, value)
 
 
 def decode_payload(schema: Schema | None, data: bytes, data_str: str, request_encoding: str) -> Any:
     """A job's payload as submitted, back to a plain value (what a server does)."""
-    if request_encoding == "json":
-        return codec.parse_json(data_str, "the job payload (data_str)")
-    if schema is None:
-        raise ProtocolError("an Avro payload needs the endpoint's request schema")
-    if request_encoding == "snappy":
-        data = codec.snappy_decompress(data)
-    return schema.decode(data)
+    return encodings.named(request_encoding).decode_payload(schema, data, data_str)
 
 
 @cache
@@ -348,8 +335,8 @@ def read_job_response(job: dict) -> Any:
     schema when it fits)."""
     endpoint = job["endpoint"]
     found = response_schema(endpoint)
-    if job["response_encoding"] == "json":
-        parsed = codec.parse_json(job["job_response_str"], f"the response of the {endpoint} job")
+    if not encodings.answered_in(job["response_encoding"]).avro:
+        parsed = encodings.parse_json(job["job_response_str"], f"the response of the {endpoint} job")
         try:  # bytes fields back to bytes, where the answer fits the schema; else as the server wrote it
             return found.read_json(parsed) if found is not None else parsed
         except PayloadMismatch:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from kjob.errors import ProtocolError
-from kjob.protocol import codec, payload
+from kjob.protocol import encodings, payload
 
 
 def carries_rows(schema: dict) -> bool:
@@ -28,7 +28,7 @@ def columns_of(response: dict) -> dict[str, Any]:
     """The column-oriented record of a dynamic-schema response (JSON or Avro binary)."""
     schema_text = response.get("response_schema_str") or ""
     if response.get("json_encoded_response"):
-        record = codec.parse_json(response["json_encoded_response"], "json_encoded_response")
+        record = encodings.parse_json(response["json_encoded_response"], "json_encoded_response")
         if not schema_text:
             return record
         # Avro's JSON form: with the schema, a bytes column becomes bytes again (not latin-1 text)
@@ -48,7 +48,7 @@ def _schema(text: str) -> payload.Schema:
     """The record schema a server sent with its rows, refused when an array of it could claim
     any number of items in no bytes (`array<null>`): a hostile count would then be decoded
     item by item, for ever, with nothing in the answer to bound it."""
-    schema = codec.parse_json(text, "response_schema_str")
+    schema = encodings.parse_json(text, "response_schema_str")
     named: dict[str, Any] = {}
     if _has_free_items(schema, named):
         raise ProtocolError("response_schema_str holds an array whose items take no bytes; kjob refuses to read it")

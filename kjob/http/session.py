@@ -1,10 +1,13 @@
-"""What kjob's HTTP exchanges are made of: streamed request bodies, the User-Agent, a deadline
-that every exchange keeps, and short reasons (with whether the request may have arrived) for
-exchanges that failed."""
+"""What kjob's HTTP exchanges are made of: the requests session (read from the environment
+once), a deadline that every exchange keeps, streamed request bodies, the User-Agent and
+headers, and short reasons (with whether the request may have arrived) for exchanges that
+failed."""
 
 from __future__ import annotations
 
+import base64
 import heapq
+import http.client
 import itertools
 import platform
 import socket
@@ -21,6 +24,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from kjob import __version__
+from kjob.config import Settings
+from kjob.protocol import encodings
 
 READ_CHUNK = 1 << 16
 
@@ -169,6 +174,61 @@ class WatchedAdapter(HTTPAdapter):
         return manager
 
 
+class Session:
+    """One keep-alive requests session for every cluster, built on first use.
+
+    The environment is read once here, not on every request (trust_env costs two walks of
+    os.environ and a .netrc look-up per call): proxies per cluster, and certificates from
+    --ca-bundle (which also reads REQUESTS_CA_BUNDLE).
+    """
+
+    def __init__(self, settings: Settings, clusters: int, max_connections: int) -> None:
+        self.settings = settings
+        self.clusters = clusters
+        self.max_connections = max_connections
+        self._session: requests.Session | None = None
+        self._proxies: dict[str, dict[str, str]] = {}
+
+    @property
+    def requests_session(self) -> requests.Session:
+        if self._session is None:
+            session = requests.Session()
+            adapter = WatchedAdapter(pool_connections=max(1, self.clusters), pool_maxsize=self.max_connections, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.trust_env = False
+            if self.settings.insecure:
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+                session.verify = False
+            elif self.settings.ca_bundle:
+                session.verify = self.settings.ca_bundle
+            self._session = session
+        return self._session
+
+    def proxies_for(self, cluster: str) -> dict[str, str] | None:
+        """The proxies the environment names for a cluster, looked up once per cluster."""
+        if cluster not in self._proxies:
+            self._proxies[cluster] = requests.utils.get_environ_proxies(cluster)
+        return self._proxies[cluster] or None
+
+    def headers(self, encoding: str) -> dict[str, str]:
+        content_type = encodings.named(encoding).content_type
+        # identity: a compressed answer could inflate a thousandfold in memory. gpudb 7.2 (through
+        # requests) asks for gzip and follows redirects; kjob does neither (see Exchange.send).
+        headers = {"Content-Type": content_type, "Accept": content_type, "Accept-Encoding": "identity", "User-Agent": user_agent()}
+        if self.settings.token:
+            headers["Authorization"] = f"Bearer {self.settings.token}"
+        elif self.settings.user:
+            pair = f"{self.settings.user}:{self.settings.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return headers
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
 class FileData(NamedTuple):
     """A payload that stays in its file until it is sent."""
 
@@ -177,52 +237,30 @@ class FileData(NamedTuple):
 
 
 class StreamedBody:
-    """A request body of byte strings and files, read in order and never joined into one.
+    """A request body of byte strings and files, sent in order and never joined into one.
 
-    requests sends a file-like body with a length as a Content-Length stream; `rewind`
-    starts it again for a retry.
+    requests sends an object with `__len__` and `__iter__` as a Content-Length stream. Each
+    iteration starts again from the first part: a retry sends the whole body again.
     """
 
     def __init__(self, parts: list[bytes | memoryview | FileData]) -> None:
         self.parts = parts
         self.length = sum(part.size if isinstance(part, FileData) else len(part) for part in parts)
-        self.rewind()
 
     def __len__(self) -> int:
         return self.length
 
-    def rewind(self) -> None:
-        self._index, self._offset, self._file = 0, 0, None
-
-    def __iter__(self):
-        while chunk := self.read(READ_CHUNK):
-            yield chunk
-
-    def read(self, size: int = -1) -> bytes:
-        size = self.length if size is None or size < 0 else size
-        out = []
-        while size > 0 and self._index < len(self.parts):
-            part = self.parts[self._index]
+    def __iter__(self) -> Iterator[bytes | memoryview]:
+        # In chunks, a large part too: a socket timeout bounds a whole sendall(), not each step.
+        for part in self.parts:
             if isinstance(part, FileData):
-                if self._file is None:
-                    self._file = open(part.path, "rb")  # noqa: SIM115 (closed when the part is done)
-                chunk = self._file.read(size)
-                if not chunk:
-                    self._file.close()
-                    self._file = None
-                    self._next_part()
-                    continue
+                with open(part.path, "rb") as handle:
+                    while chunk := handle.read(READ_CHUNK):
+                        yield chunk
             else:
-                chunk = bytes(part[self._offset : self._offset + size])
-                self._offset += len(chunk)
-                if self._offset >= len(part):
-                    self._next_part()
-            out.append(chunk)
-            size -= len(chunk)
-        return out[0] if len(out) == 1 else b"".join(out)
-
-    def _next_part(self) -> None:
-        self._index, self._offset = self._index + 1, 0
+                view = memoryview(part)
+                for start in range(0, len(view), READ_CHUNK):
+                    yield view[start : start + READ_CHUNK]
 
 
 def user_agent() -> str:
@@ -236,7 +274,10 @@ def redact_header(name: str, value: str) -> str:
 
 
 def describe_failure(exc: Exception, timeout: float) -> tuple[str, bool]:
-    """A short reason for a failed exchange, and whether the request may have reached the server."""
+    """A short reason for a failed exchange, and whether the request may have reached the server.
+
+    Read from the types in the exception's chain (requests wraps urllib3, which wraps the
+    socket's OSError, whose type carries its errno)."""
     if isinstance(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)):
         return f"no answer for {timeout:g} s in the middle of the answer", True
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -248,34 +289,41 @@ def describe_failure(exc: Exception, timeout: float) -> tuple[str, bool]:
         if isinstance(inner, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted ({inner.verify_message}): give its CA with --ca-bundle", False
         return f"TLS failed ({inner}); check --ca-bundle", False
-    text = _chain_text(exc)
-    if "NewConnectionError" in text or "Failed to establish a new connection" in text:
-        if "refused" in text.lower():
+    chain = _chain(exc)
+
+    def found(*kinds: type[BaseException]) -> bool:
+        return any(isinstance(item, kinds) for item in chain)
+
+    if found(urllib3.exceptions.NewConnectionError):
+        if found(ConnectionRefusedError):
             return "connection refused", False
-        if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        if found(socket.gaierror, urllib3.exceptions.NameResolutionError):
             return "host not found", False
         return f"cannot connect ({_short(_innermost(exc))})", False
-    if "reset" in text.lower():
-        return "connection reset", True
-    if "RemoteDisconnected" in text or "without response" in text or "Connection aborted" in text:
+    if found(http.client.RemoteDisconnected):  # a ConnectionResetError too, but no reset
         return "connection closed without an answer", True
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+    if found(ConnectionResetError):
+        return "connection reset", True
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)) or found(
+        http.client.IncompleteRead, urllib3.exceptions.IncompleteRead
+    ):
         return "the answer was cut off", True
+    if isinstance(exc, requests.exceptions.ConnectionError) and found(urllib3.exceptions.ProtocolError):
+        return "connection closed without an answer", True  # urllib3's "Connection aborted."
     return _short(_innermost(exc)), True
 
 
-def _chain_text(exc: BaseException) -> str:
-    parts, seen = [], set()
+def _chain(exc: BaseException) -> list[BaseException]:
+    """Every exception an exception wraps: causes, contexts, urllib3's `reason`, exceptions in args."""
+    found: list[BaseException] = []
     stack: list[Any] = [exc]
     while stack:
         item = stack.pop()
-        if id(item) in seen or item is None:
+        if not isinstance(item, BaseException) or any(item is seen for seen in found):
             continue
-        seen.add(id(item))
-        parts.append(f"{type(item).__name__}: {item}")
-        if isinstance(item, BaseException):
-            stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
-    return " | ".join(parts)
+        found.append(item)
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return found
 
 
 def _innermost(exc: BaseException) -> BaseException:
