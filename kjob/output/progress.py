@@ -211,50 +211,7 @@ class Bars(WaitDisplay):
 
     def start(self, jobs) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            ProgressColumn,
-            TaskProgressColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.table import Column
-        from rich.text import Text
-
-        display = self
-
-        class Label(ProgressColumn):
-            """A text field of the task, cut from the middle to the column's width."""
-
-            def __init__(self, field: str, width: int, style: str) -> None:
-                super().__init__(table_column=Column(width=width, no_wrap=True))
-                self.field, self.width, self.style = field, width, style
-
-            def render(self, task):
-                return Text(shorten_middle(task.fields[self.field], self.width), style=self.style)
-
-        class State(ProgressColumn):
-            def __init__(self) -> None:
-                super().__init__(table_column=Column(width=STATE_WIDTH, no_wrap=True))
-
-            def render(self, task):
-                word = task.fields["state"]
-                return Text(word, style=task.fields["colour"])
-
-        class Remaining(TimeRemainingColumn):
-            """No estimate for a job that has ended or cannot be seen; for all jobs, the longest job's.
-
-            Not cached (rich keeps a render 0.5 s), so that the overall estimate and the jobs' agree."""
-
-            max_refresh = None
-
-            def render(self, task):
-                if task.fields.get("ended") or task.fields.get("state") == "UNREACHABLE":
-                    return Text("")
-                if task.id == display._overall:
-                    return super().render(display._longest_remaining(task))
-                return super().render(task)
+        from rich.progress import Progress
 
         console = Console(stderr=True, highlight=False)  # rich honours NO_COLOR itself
         width = console.width
@@ -271,11 +228,8 @@ class Bars(WaitDisplay):
         # overall bar, and fewer redraws (each redraw renders every visible row).
         self._rows = max(3, min(MAX_BARS, console.size.height - 8))
         crowded = len(jobs) > self._rows
-        columns = [Label("ref", ref_width, "bold")]
-        if endpoint_width:
-            columns.append(Label("endpoint", endpoint_width, "dim"))
-        columns += [State(), BarColumn(bar_width=bar_width), TaskProgressColumn(), TimeElapsedColumn(), Remaining()]
-        self._progress = Progress(*columns, console=console, transient=False, refresh_per_second=1 if crowded else 8)
+        self._progress = Progress(*_columns(self, ref_width, endpoint_width, bar_width), console=console, transient=False,
+                                  refresh_per_second=1 if crowded else 8)
         for index, job in enumerate(jobs):  # before start(): on a live display each add_task redraws
             self._tasks[id(job)] = self._progress.add_task(
                 "", total=100, ref=str(job.ref), endpoint="", state="waiting", colour="dim", ended=False,
@@ -364,6 +318,52 @@ class Bars(WaitDisplay):
             row += [Text(safe(status), style=colour), waited(job), Text(safe(problem_text(job)))]
             table.add_row(*row)
         console.print(table)
+
+
+def _columns(display: Bars, ref_width: int, endpoint_width: int, bar_width: int) -> list:
+    """The bars' columns: REF, [endpoint], state, bar, percentage, elapsed, time left.
+
+    Text columns, never markup: the REF, the endpoint and the status word are the server's."""
+    from rich.progress import BarColumn, ProgressColumn, TaskProgressColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Column
+    from rich.text import Text
+
+    class Label(ProgressColumn):
+        """A text field of the task, cut from the middle to the column's width."""
+
+        def __init__(self, field: str, width: int, style: str) -> None:
+            super().__init__(table_column=Column(width=width, no_wrap=True))
+            self.field, self.width, self.style = field, width, style
+
+        def render(self, task):
+            return Text(shorten_middle(task.fields[self.field], self.width), style=self.style)
+
+    class State(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__(table_column=Column(width=STATE_WIDTH, no_wrap=True))
+
+        def render(self, task):
+            word = task.fields["state"]
+            return Text(word, style=task.fields["colour"])
+
+    class Remaining(TimeRemainingColumn):
+        """No estimate for a job that has ended or cannot be seen; for all jobs, the longest job's.
+
+        Not cached (rich keeps a render 0.5 s), so that the overall estimate and the jobs' agree."""
+
+        max_refresh = None
+
+        def render(self, task):
+            if task.fields.get("ended") or task.fields.get("state") == "UNREACHABLE":
+                return Text("")
+            if task.id == display._overall:
+                return super().render(display._longest_remaining(task))
+            return super().render(task)
+
+    columns = [Label("ref", ref_width, "bold")]
+    if endpoint_width:
+        columns.append(Label("endpoint", endpoint_width, "dim"))
+    return [*columns, State(), BarColumn(bar_width=bar_width), TaskProgressColumn(), TimeElapsedColumn(), Remaining()]
 
 
 DISPLAYS: dict[str, type[WaitDisplay]] = {"rich": Bars, "plain": PlainLines, "none": NoProgress}
