@@ -79,6 +79,11 @@ def write_rows(stream: IO[str], fmt: str, headers: list[str], rows: list[dict[st
         rows_out = RowStream(stream, fmt, headers, pretty=pretty)
         rows_out.write(rows)
         return rows_out.close()
+    return write_table(stream, headers, rows, colour=colour)
+
+
+def write_table(stream: IO[str], headers: list[str], rows: list[dict[str, Any]], *, colour: bool) -> None:
+    """SQL rows as rich's table: with colour (a terminal that allows it) as wide as the terminal, else plain in 200 columns."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -90,7 +95,6 @@ def write_rows(stream: IO[str], fmt: str, headers: list[str], rows: list[dict[st
     for row in rows:
         table.add_row(*(Text("NULL" if row[name] is None else visible(str(row[name]))) for name in headers))
     Console(file=stream, no_color=not colour, highlight=False, width=None if colour else 200, force_terminal=colour).print(table)
-    return None
 
 
 class RowStream:

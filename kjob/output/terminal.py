@@ -1,6 +1,6 @@
 """What a stream is, asked once: a terminal or not, and whether kjob may colour it.
 
-The one place kjob asks a stream isatty() and reads NO_COLOR and TERM. rich makes the same
+Where the output asks a stream isatty() and reads NO_COLOR and TERM. rich makes the same
 checks for what it draws (Console reads NO_COLOR itself); these answer before rich is loaded,
 so that `kjob status` never loads it.
 """
