@@ -68,6 +68,23 @@ def test_a_dumb_terminal_gets_plain_lines_and_no_escape_sequence(emulator):
     assert lines[2:] == [""]  # nothing else: one progress line, the outcome, the cursor's empty line
 
 
+def test_progress_none_on_a_terminal_shows_only_the_outcome(emulator):
+    tag = start(emulator.url, "/alter/table", alter(0.0))
+    code, screen = on_a_terminal(["wait", tag, "--url", emulator.url, "--progress", "none"], {"TERM": "xterm-256color"})
+    assert code == 0
+    assert re.fullmatch(rf"job {tag} /alter/table: already DONE\r\n".encode(), screen), screen
+
+
+def test_progress_plain_on_a_terminal_writes_lines_instead_of_bars(emulator):
+    tag = start(emulator.url, "/alter/table", alter(1.5))
+    code, screen = on_a_terminal(["wait", tag, "--url", emulator.url, "--progress", "plain", "--interval", "0.2"],
+                                 {"TERM": "xterm-256color"})
+    assert code == 0 and b"\x1b" not in screen
+    lines = final_screen(screen.decode(), 120)
+    assert re.fullmatch(rf"kjob: job {tag} /alter/table: RUNNING \d+%", lines[0]), lines
+    assert re.fullmatch(rf"job {tag} /alter/table: DONE \(waited \d+\.\d s\)", lines[1]), lines
+    assert lines[2:] == [""]
+
 def test_the_output_modules_load_rich_only_to_draw():
     code = ("import sys, kjob.output.lines, kjob.output.progress, kjob.output.rows, kjob.output.summary\n"
             "print('rich' in sys.modules)")
