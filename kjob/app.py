@@ -29,7 +29,7 @@ from kjob.config import (
 from kjob.errors import Interrupted, JobNotFound, KjobError, NotFinished, ProtocolError
 from kjob.history import History
 from kjob.jobs import JobRef, JobState, error_for, exit_code_of, parse_ref, worst
-from kjob.render import Renderer
+from kjob.output.lines import Renderer
 
 
 class App:
@@ -217,7 +217,7 @@ def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: flo
 
     `outcomes`: each job's outcome line goes to stdout (not for fetch, whose stdout is the response)."""
     from kjob.follow import Followed, follow
-    from kjob.render import WaitDisplay, progress_mode
+    from kjob.output.progress import WaitDisplay, progress_mode
 
     display = WaitDisplay(app.render, progress_mode(options["progress"], app.render.quiet, sys.stderr),
                           log_every=options["log_every"], summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),

@@ -16,8 +16,9 @@ from typing import IO, Any
 from kjob.errors import BadInput, KjobError, PartialResult
 from kjob.files import atomic_output
 from kjob.jobs import JobState
+from kjob.output.rows import RowStream, write_response, write_rows
+from kjob.output.terminal import colour_allowed
 from kjob.protocol import encodings, payload, records
-from kjob.render import RowStream, colour_allowed, write_response, write_rows
 
 ROWS_ONLY_FORMATS = ("csv", "table")
 

@@ -21,7 +21,7 @@ def test_help_loads_nothing_heavy():
 
 
 def test_status_path_loads_neither_fastavro_nor_rich():
-    code = "import kjob.http.api, kjob.protocol.codec, kjob.render"
+    code = "import kjob.http.api, kjob.protocol.codec, kjob.output.lines"
     assert loaded_after(code) == ["requests", "urllib3"]
 
 

@@ -21,7 +21,7 @@ def endpoints(pattern: str | None, as_json: bool) -> None:
     """
     from kjob.errors import BadInput
     from kjob.protocol import schemas
-    from kjob.render import Renderer
+    from kjob.output.lines import Renderer
 
     render = Renderer(as_json=as_json)
     if pattern in schemas.known_endpoints():

@@ -16,7 +16,7 @@ def history(limit: int, as_json: bool, quiet: bool) -> None:
     """List the jobs kjob submitted from here (id, tag, endpoint, cluster, time)."""
     from kjob.config import state_folder
     from kjob.history import History
-    from kjob.render import Renderer
+    from kjob.output.lines import Renderer
 
     render = Renderer(as_json=as_json, quiet=quiet)
     entries = History(state_folder(os.environ)).entries()

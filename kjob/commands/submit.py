@@ -45,7 +45,7 @@ def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file
     from kjob.submission import check_reuse, prepare, skeleton_for
 
     if skeleton:
-        from kjob.render import Renderer
+        from kjob.output.lines import Renderer
 
         return Renderer().skeleton(skeleton_for(endpoint, schema_file, given=(data, file, avro_file)))
 

@@ -1,0 +1,81 @@
+"""A followed job in words: its label, how it stands, how long it was waited for, what went wrong.
+
+The bars, the outcome lines, the --json records, the summary table and the step summary of
+`kjob wait` all say a job the same way, from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kjob.errors import CredentialsRefused, JobNotFound, NoClusterReachable, ServerRefused
+
+# What kept kjob from seeing a job, by exit code (a ProtocolError shares NoClusterReachable's)
+ERROR_WORDS = {JobNotFound.exit_code: "NOT FOUND", CredentialsRefused.exit_code: "UNAUTHORIZED",
+               NoClusterReachable.exit_code: "UNREACHABLE", ServerRefused.exit_code: "REFUSED"}
+
+
+def ref_label(job) -> str:
+    """The REF as typed, with the tag learnt for a job named by id: `12 (nightly)`."""
+    ref = str(job.ref)
+    tag = job.state.tag if job.state else None
+    if job.ref.job_id is not None and tag and tag != ref:
+        return f"{ref} ({tag})"
+    return ref
+
+
+def outcome_text(job) -> str:
+    """The word for how a job stands: its status, or what kept kjob from seeing it."""
+    if job.error is not None and job.state is None:
+        return ERROR_WORDS.get(job.error.exit_code, "FAILED")
+    if not job.finished and job.unreachable_since is not None:
+        return "UNREACHABLE"
+    return job.state.job_status if job.state else "UNKNOWN"
+
+
+def table_status(job) -> str:
+    """The status column of a summary (on screen or the step summary): the server's word for a
+    job seen, RUNNING for one not seen yet."""
+    return outcome_text(job) if job.finished or job.state or job.unreachable_since is not None else "RUNNING"
+
+
+def waited(job) -> str:
+    """How long kjob waited for a job; `already` for one that had ended before the wait began."""
+    return "already" if job.state is not None and not job.seen_running and job.finished else f"{job.elapsed:.1f} s"
+
+
+def problem_text(job) -> str:
+    """Why a job ended badly, in a few words: the job's own error message, or kjob's."""
+    if job.error is not None:
+        return job.error.message
+    if job.state is not None and job.state.job_status == "ERROR":
+        return job.state.error_message or "(no message)"
+    if job.state is not None and job.finished and not job.state.known_status:
+        return "a status kjob does not know (not DONE, ERROR or CANCELLED)"
+    return ""
+
+
+def end_line(job) -> str:
+    """A job's outcome, one line of data: `job REF ENDPOINT: DONE (waited 2.0 s)`, `already DONE`..."""
+    if job.error is not None:
+        return job.error.message
+    state = job.state
+    if state is None:
+        return f"job {ref_label(job)}: not seen (waited {job.elapsed:.1f} s)"
+    if not job.finished:
+        text = f"job {ref_label(job)} {state.endpoint}: still {state.job_status} {state.progress}% (waited {job.elapsed:.1f} s)"
+    elif waited(job) == "already":
+        text = f"job {ref_label(job)} {state.endpoint}: already {state.job_status}"
+    else:
+        text = f"job {ref_label(job)} {state.endpoint}: {state.job_status} (waited {job.elapsed:.1f} s)"
+    detail = problem_text(job)
+    return f"{text}: {detail}" if detail else text
+
+
+def wait_record(job) -> dict[str, Any]:
+    """The --json line of `kjob wait` for one job: status's shape plus ref, exit_code and elapsed."""
+    record: dict[str, Any] = job.state.as_json() if job.state else {"job_id": job.ref.job_id, "job_tag": job.ref.tag}
+    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3)}
+    if job.error is not None:
+        record["error"] = job.error.message
+    return record
