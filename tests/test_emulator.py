@@ -197,7 +197,7 @@ def test_official_client_runs_jobs_to_done(emulator, client_encoding):
     assert len({created.info["job_tag"] for created, _, _ in outcomes}) == 9, "generated tags must be unique"
     reference = official_client(emulator.url, "BINARY")
 
-    for (endpoint, request_encoding), (created, job, seen) in zip(combinations, outcomes):
+    for (endpoint, request_encoding), (created, job, seen) in zip(combinations, outcomes, strict=True):
         sql_encoding = "json" if request_encoding == "json" else "binary"
         assert created.job_id > 0 and created.info["query_id"]
         assert len(seen) >= 2, f"{endpoint} ({request_encoding}) was not seen RUNNING twice: {seen}"
@@ -330,10 +330,8 @@ def test_cancel_a_running_job_through_the_official_client(emulator, by):
     created_at = time.monotonic()
     created = db.create_job("/alter/table", "binary", data, data_str, {"job_tag": "to-cancel"})
     assert db.get_job(created.job_id).job_status == "RUNNING"
-    if by == "job_id":
-        answer = db.admin_alter_jobs([created.job_id], "cancel", {})
-    else:
-        answer = db.admin_alter_jobs([], "cancel", {"job_tag": "to-cancel"})
+    by_id = by == "job_id"
+    answer = db.admin_alter_jobs([created.job_id] if by_id else [], "cancel", {} if by_id else {"job_tag": "to-cancel"})
     assert answer.is_ok(), answer.get_error_msg()
     # The cancel lands at the job's next checkpoint (0.2 s by default), not at once.
     assert (answer.job_ids, answer.action, answer.status) == ([created.job_id], "cancel", ["RUNNING"])
@@ -492,7 +490,7 @@ def test_job_created_on_primary_is_on_backup_by_tag_with_another_id(ring):
     assert backup.get_job(backup_id).info["job_tag"] == "ha-job"
 
     listed = backup.admin_show_jobs({"show_async_jobs": "true"})
-    assert [job_id for job_id, endpoint in zip(listed.job_id, listed.endpoint_name) if endpoint != "/admin/show/jobs"] == [backup_id]
+    assert [job_id for job_id, endpoint in zip(listed.job_id, listed.endpoint_name, strict=True) if endpoint != "/admin/show/jobs"] == [backup_id]
     assert requests.get(ring.backup.url + "/emulator/jobs", timeout=5).json() == {"jobs": 1}
 
 
@@ -520,7 +518,7 @@ def test_backup_answers_and_finishes_the_job_after_primary_stops(ring):
     ring.primary.stop()
     assert time.monotonic() - began < 2
 
-    with pytest.raises(requests.ConnectionError, match="(?i)connection refused"):
+    with pytest.raises(requests.ConnectionError, match=r"(?i)connection refused"):
         status_body(ring.url, timeout=2)
     with pytest.raises(requests.ConnectionError):
         session.post(ring.url + "/get/job", data=b"", timeout=2)
@@ -987,7 +985,7 @@ def test_process_arms_faults_from_the_command_line(tmp_path):
         assert status_body(primary).status_code == 503
         assert status_body(primary).status_code == 200
     finally:
-        out, err = finish(process, signal.SIGTERM)
+        _, err = finish(process, signal.SIGTERM)
     assert process.returncode == 0, err
 
 
@@ -1012,5 +1010,5 @@ def test_process_wants_credentials_from_its_environment(tmp_path):
         assert status_body(url, auth=("bob", "pw-2")).status_code == 200
         assert status_body(url, headers={"Authorization": "Bearer tok-9"}).status_code == 200
     finally:
-        out, err = finish(process, signal.SIGTERM)
+        _, err = finish(process, signal.SIGTERM)
     assert process.returncode == 0, err

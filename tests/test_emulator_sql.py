@@ -60,7 +60,8 @@ def test_a_statement_the_engine_refuses_is_an_error_job_with_its_message(emulato
 
 
 def test_the_demo_tables_are_seeded(emulator):
-    tag = sql_job(emulator.url, "SELECT c.city, SUM(s.amount) AS total FROM sales s JOIN cities c ON c.id = s.city_id GROUP BY c.city ORDER BY c.city")
+    tag = sql_job(emulator.url, "SELECT c.city, SUM(s.amount) AS total FROM sales s JOIN cities c ON c.id = s.city_id"
+                                " GROUP BY c.city ORDER BY c.city")
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "jsonl"])
     assert result.stdout.splitlines() == ['{"city":"Amsterdam","total":162.75}', '{"city":"Boston","total":80.0}',
                                           '{"city":"Florence","total":310.0}']

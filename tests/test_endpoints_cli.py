@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from conftest import run_cli
+
 from kjob.protocol import schemas
 
 

@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import run_cli, run_kjob
 
 ALTER = {"table_name": "t", "action": "refresh", "value": ""}

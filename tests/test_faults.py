@@ -11,9 +11,8 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import fault_cases
+import pytest
 from conftest import run_kjob
 
 ALTER = json.dumps(fault_cases.ALTER)

@@ -15,9 +15,8 @@ import sys
 import threading
 import time
 
-import pytest
-
 import fault_cases
+import pytest
 from conftest import run_kjob
 from hostile_server import Hostile, claiming, error, get_job, http
 

@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-
 from conftest import run_cli, run_kjob
 from stub_cluster import StubCluster, job_answer
 
@@ -127,7 +126,7 @@ def test_an_unknown_word_on_a_running_job_waits_only_to_the_deadline():
     ("tag:a\nb", "kjob: job tag 'a\\nb' may hold only letters, digits, '_' and '-'"),
 ])
 def test_refs_of_other_digits_or_characters_are_exit_2(emulator, ref, said):
-    assert submit(emulator.url, "-q")[0] == 0  # job 1 exists; `١` must not name it
+    assert submit(emulator.url, "-q")[0] == 0  # job 1 exists; `١` must not name it  # noqa: RUF003 (the case: a digit of another script)
     for command in ("status", "wait", "cancel", "fetch"):
         result = run_cli([command, ref, "--url", emulator.url])
         assert (result.exit_code, result.stdout, result.stderr) == (2, "", said + "\n"), command

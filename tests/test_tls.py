@@ -6,8 +6,8 @@ import json
 import os
 
 import pytest
-
 from conftest import run_cli, run_kjob
+
 from kjob.emulator import Emulator
 
 DATA = os.path.join(os.path.dirname(__file__), "data")

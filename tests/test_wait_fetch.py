@@ -58,7 +58,7 @@ def test_wait_exits_with_the_worst_outcome(emulator, outcomes, code):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted(r["job_tag"] for r in records) == sorted(tags)
     expected = {"done": "DONE", "error": "ERROR", "cancelled": "CANCELLED"}
-    assert {r["job_tag"]: r["job_status"] for r in records} == {t: expected[o] for t, o in zip(tags, outcomes)}
+    assert {r["job_tag"]: r["job_status"] for r in records} == {t: expected[o] for t, o in zip(tags, outcomes, strict=True)}
     assert all(r["exit_code"] == {"DONE": 0, "ERROR": 1, "CANCELLED": 3}[r["job_status"]] for r in records)
 
 
@@ -96,11 +96,11 @@ def test_plain_output_off_a_terminal_has_no_ansi_no_carriage_returns_and_a_line_
     lines = stderr.splitlines()
     outcomes = result.stdout.decode().splitlines()  # the outcome of each job is data, on stdout
     assert not ANSI.search(result.stdout.decode()) and len(outcomes) == 2
-    for tag, final in zip(tags, ("DONE", "ERROR")):
+    for tag, final in zip(tags, ("DONE", "ERROR"), strict=True):
         mine = [line for line in lines if tag in line and "ended in" not in line]
         assert [re.search(r": (RUNNING|DONE|ERROR)", line).group(1) for line in mine] == ["RUNNING"]
         assert re.fullmatch(rf"job {tag} /alter/table: {final} \(waited \d\.\d s\)" + (": disk full" if final == "ERROR" else ""),
-                            [line for line in outcomes if tag in line][0])
+                            next(line for line in outcomes if tag in line))
     assert lines[-1] == "kjob: 1 DONE, 1 ERROR"
 
 
@@ -170,7 +170,7 @@ def test_bars_in_a_real_terminal_and_every_outcome_on_the_final_screen(emulator)
     assert "\x1b[" in screen  # with colour and cursor movement
     assert "all 3 jobs" in screen
     final = screen[screen.rindex("job "):]  # the summary table after the bars
-    for tag, status in zip(tags, ("DONE", "ERROR", "CANCELLED")):
+    for tag, status in zip(tags, ("DONE", "ERROR", "CANCELLED"), strict=True):
         assert re.search(re.escape(tag) + r".*" + status, final), (tag, status)
     assert "disk full" in final
 
