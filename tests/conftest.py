@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -72,3 +74,41 @@ def run_kjob(args: list[str], *, input: bytes | str | None = None, env: dict[str
     data = input.encode() if isinstance(input, str) else input
     return subprocess.run([sys.executable, "-m", "kjob", *args], input=data, capture_output=True, env=full_env,
                           timeout=timeout)
+
+
+def alter(duration: float, outcome: str = "done", message: str = "disk full", **knobs: str) -> str:
+    """An /alter/table payload (JSON) whose emulated job lasts `duration` s and ends in `outcome`."""
+    options = {"emulator_duration": str(duration), "emulator_outcome": outcome, "emulator_error_message": message,
+               **knobs}
+    return json.dumps({"table_name": "t", "action": "refresh", "value": "", "options": options})
+
+
+def sql(duration: float, statement: str = "SELECT * FROM cities", **knobs: str) -> str:
+    """An /execute/sql payload (JSON) whose emulated job lasts `duration` s."""
+    return json.dumps({"statement": statement, "options": {"emulator_duration": str(duration), **knobs}})
+
+
+def _submit(urls: str | list[str], endpoint: str, payload: str, *extra: str) -> str:
+    url_options = [option for url in ([urls] if isinstance(urls, str) else urls) for option in ("--url", url)]
+    result = run_cli(["submit", endpoint, *url_options, "--data", payload, *extra])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def start(urls: str | list[str], endpoint: str, payload: str, *extra: str) -> str:
+    """Submit a job as a user does (`kjob submit -q`) and return the reference it prints."""
+    return _submit(urls, endpoint, payload, "-q", *extra).strip()
+
+
+def submit_json(urls: str | list[str], endpoint: str, payload: str, *extra: str) -> dict:
+    """Submit a job (`kjob submit --json`) and return the record it prints."""
+    return json.loads(_submit(urls, endpoint, payload, "--json", *extra))
+
+
+def wait_for(condition, *, timeout: float = 10.0, what: str = "the condition"):
+    """Poll `condition` until it returns something true, and return that; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.01)
+    return value

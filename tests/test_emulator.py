@@ -22,6 +22,7 @@ from pathlib import Path
 import gpudb
 import pytest
 import requests
+from conftest import wait_for
 
 from kjob.emulator import Emulator
 from kjob.emulator.faults import MODES
@@ -36,18 +37,6 @@ CITIES = ["Amsterdam", "Boston", "Chennai", "Dakar", "Edinburgh", "Florence"]
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def wait_for(condition, *, timeout: float = 5.0, interval: float = 0.01, what: str = "the condition"):
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def payload(endpoint: str, *, duration: float | None = 0.2, sql_encoding: str = "binary", **knobs: str) -> dict:

@@ -16,7 +16,7 @@ import sys
 
 import gpudb
 import pytest
-from conftest import run_cli, run_kjob
+from conftest import run_cli, run_kjob, sql, start
 
 from kjob.emulator import Emulator
 
@@ -29,10 +29,7 @@ def many(count: int) -> str:
 
 def sql_job(url: str, statement: str, *extra: str, **options: str) -> str:
     """Submit a statement as an /execute/sql job and wait for its end: its tag."""
-    data = json.dumps({"statement": statement, "options": {"emulator_duration": "0", **options}})
-    result = run_cli(["submit", "/execute/sql", "-q", "--url", url, "--data", data, *extra])
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
+    return start(url, "/execute/sql", sql(0, statement, **options), *extra)
 
 
 @pytest.fixture

@@ -9,20 +9,11 @@ import sys
 import time
 
 import pytest
-from conftest import run_cli, run_kjob
-
-ALTER = {"table_name": "t", "action": "refresh", "value": ""}
-
-
-def start(url: str, duration: float, *extra: str) -> str:
-    payload = {**ALTER, "options": {"emulator_duration": str(duration)}}
-    result = run_cli(["submit", "/alter/table", "-q", "--url", url, "--data", json.dumps(payload), *extra])
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
+from conftest import alter, run_cli, run_kjob, start
 
 
 def test_cancel_by_tag_and_by_id(emulator):
-    by_tag, by_id = start(emulator.url, 30), start(emulator.url, 30)
+    by_tag, by_id = start(emulator.url, "/alter/table", alter(30)), start(emulator.url, "/alter/table", alter(30))
     job_id = json.loads(run_cli(["status", by_id, "--url", emulator.url, "--json"]).stdout)["job_id"]
     result = run_cli(["cancel", by_tag, str(job_id), "--url", emulator.url, "--json"])
     assert result.exit_code == 0, result.stderr
@@ -32,8 +23,8 @@ def test_cancel_by_tag_and_by_id(emulator):
 
 
 def test_cancel_is_idempotent_and_reports_jobs_that_ended(emulator):
-    done = start(emulator.url, 0)
-    running = start(emulator.url, 30)
+    done = start(emulator.url, "/alter/table", alter(0))
+    running = start(emulator.url, "/alter/table", alter(30))
     assert run_cli(["cancel", running, "--url", emulator.url]).exit_code == 0
     again = run_cli(["cancel", running, done, "--url", emulator.url])
     assert again.exit_code == 0
@@ -47,7 +38,7 @@ def test_cancel_of_a_job_that_does_not_exist_is_exit_5(emulator):
 
 
 def test_cancel_at_last_on_the_backup(ring):
-    tag = start(ring.primary.url, 30, "--url", ring.backup.url)
+    tag = start(ring.primary.url, "/alter/table", alter(30), "--url", ring.backup.url)
     ring.primary.stop()
     result = run_cli(["cancel", "@last", "--url", ring.primary.url, "--url", ring.backup.url, "--json"])
     assert result.exit_code == 0, result.stderr
@@ -56,7 +47,7 @@ def test_cancel_at_last_on_the_backup(ring):
 
 
 def test_list_running_and_all(emulator):
-    running, done = start(emulator.url, 30), start(emulator.url, 0)
+    running, done = start(emulator.url, "/alter/table", alter(30)), start(emulator.url, "/alter/table", alter(0))
     now = run_cli(["list", "--url", emulator.url, "--json"])
     assert now.exit_code == 0
     assert [json.loads(line)["job_tag"] for line in now.stdout.splitlines()] == [running]
@@ -88,7 +79,7 @@ def complete(words: str, cword: int, env: dict[str, str] | None = None) -> list[
 
 
 def test_completion_of_commands_options_and_refs(emulator):
-    tag = start(emulator.url, 0)
+    tag = start(emulator.url, "/alter/table", alter(0))
     assert complete("kjob st", 1) == ["status"]
     assert "--json" in complete("kjob wait --j", 2)
     refs = complete("kjob fetch ", 2)

@@ -13,7 +13,7 @@ import time
 
 import fault_cases
 import pytest
-from conftest import run_kjob
+from conftest import alter, run_kjob, start
 
 ALTER = json.dumps(fault_cases.ALTER)
 
@@ -42,11 +42,7 @@ def test_the_readme_table_is_what_the_cases_give(outcomes):
 
 
 def done_job(emulator, *extra_options: str, size: int = 0) -> str:
-    options = {"emulator_duration": "0", "emulator_response_bytes": str(size)}
-    payload = {**fault_cases.ALTER, "options": options}
-    result = run_kjob(["submit", "/alter/table", "-q", "--url", emulator.url, "--data", json.dumps(payload), *extra_options])
-    assert result.returncode == 0, result.stderr
-    return result.stdout.decode().strip()
+    return start(emulator.url, "/alter/table", alter(0, emulator_response_bytes=str(size)), *extra_options)
 
 
 def old_file(tmp_path):

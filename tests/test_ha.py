@@ -8,30 +8,19 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_cli
+from conftest import alter, run_cli, submit_json
 
 from kjob.emulator import Emulator
 from kjob.history import History
-
-
-def alter(duration: float, outcome: str = "done") -> str:
-    options = {"emulator_duration": str(duration), "emulator_outcome": outcome}
-    return json.dumps({"table_name": "t", "action": "refresh", "value": "", "options": options})
 
 
 def urls(ring) -> list[str]:
     return ["--url", ring.primary.url, "--url", ring.backup.url]
 
 
-def submit(ring, payload: str, *extra: str) -> dict:
-    result = run_cli(["submit", "/alter/table", "--json", *urls(ring), "--data", payload, *extra])
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def test_wait_goes_on_on_the_backup_when_the_primary_stops(ring):
-    by_id = submit(ring, alter(2.0))
-    by_tag = submit(ring, alter(2.2, "error"))
+    by_id = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(2.0))
+    by_tag = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(2.2, "error"))
     process = subprocess.Popen(
         [sys.executable, "-m", "kjob", "wait", str(by_id["job_id"]), by_tag["job_tag"], *urls(ring), "--json",
          "--progress", "plain", "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -50,7 +39,7 @@ def test_wait_goes_on_on_the_backup_when_the_primary_stops(ring):
 
 
 def test_wait_on_jobs_named_by_id_only_goes_on_on_the_backup(ring):
-    job = submit(ring, alter(0.8))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0.8))
     process = subprocess.Popen([sys.executable, "-m", "kjob", "wait", str(job["job_id"]), *urls(ring), "--json",
                                 "--progress", "plain", "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert b"RUNNING" in process.stderr.readline()
@@ -61,7 +50,7 @@ def test_wait_on_jobs_named_by_id_only_goes_on_on_the_backup(ring):
 
 
 def test_a_job_id_from_a_primary_that_is_gone_is_found_through_kjobs_record(ring):
-    job = submit(ring, alter(0.3))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0.3))
     ring.primary.stop()
     waited = run_cli(["wait", str(job["job_id"]), *urls(ring), "--json"])
     assert waited.exit_code == 0, waited.stderr
@@ -78,7 +67,7 @@ def test_without_a_record_a_foreign_id_is_refused_with_advice(ring):
 
 
 def test_fetch_by_tag_from_the_backup_after_the_primary_is_gone(ring):
-    job = submit(ring, alter(0))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
     ring.primary.stop()
     for url_args in (["--url", ring.backup.url], urls(ring)):
         fetched = run_cli(["fetch", job["job_tag"], *url_args])
@@ -87,8 +76,8 @@ def test_fetch_by_tag_from_the_backup_after_the_primary_is_gone(ring):
 
 
 def test_at_last_names_the_newest_submitted_job(ring):
-    submit(ring, alter(0))
-    newest = submit(ring, alter(0))
+    submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
+    newest = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
     result = run_cli(["status", "@last", *urls(ring), "--json"])
     assert json.loads(result.stdout)["job_tag"] == newest["job_tag"]
     listed = run_cli(["history", "--json"])
@@ -103,7 +92,7 @@ def test_at_last_with_an_empty_record_is_exit_2():
 
 @pytest.mark.parametrize("fault", ["http-503", "offline", "exiting", "drop", "garbage", "shutting-down", "draining"])
 def test_status_moves_on_from_a_failing_primary(ring, fault):
-    job = submit(ring, alter(0))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
     ring.primary.faults.add(fault)
     result = run_cli(["status", job["job_tag"], *urls(ring), "--json"])
     assert result.exit_code == 0, result.stderr
@@ -113,7 +102,7 @@ def test_status_moves_on_from_a_failing_primary(ring, fault):
 
 def test_a_text_answer_fails_over_only_with_a_5xx(ring):
     """As the Java client: an HTML page with HTTP 200 (a proxy) is final; text with a 503 fails over."""
-    job = submit(ring, alter(0))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
     ring.primary.faults.add("html")
     result = run_cli(["status", job["job_tag"], *urls(ring)])
     assert result.exit_code == 7 and ring.backup.url not in result.stderr
@@ -123,7 +112,7 @@ def test_a_text_answer_fails_over_only_with_a_5xx(ring):
 
 def test_a_failed_call_rechecks_the_cluster_and_stays_when_it_is_running(ring):
     """One 503, then the primary's /show/system/status says running and not draining: kjob stays."""
-    job = submit(ring, alter(0))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
     ring.primary.faults.add("http-503@/get/job*1")
     result = run_cli(["status", job["job_tag"], *urls(ring), "--json", "--verbose"])
     assert result.exit_code == 0, result.stderr
@@ -132,7 +121,7 @@ def test_a_failed_call_rechecks_the_cluster_and_stays_when_it_is_running(ring):
 
 
 def test_a_draining_cluster_is_left_after_the_recheck(ring):
-    job = submit(ring, alter(0))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
     ring.primary.faults.add("draining")
     result = run_cli(["status", job["job_tag"], *urls(ring), "--json", "--verbose"])
     assert json.loads(result.stdout)["cluster"] == ring.backup.url
@@ -141,7 +130,7 @@ def test_a_draining_cluster_is_left_after_the_recheck(ring):
 
 @pytest.mark.parametrize("fault, status", [("unauthorized", 401), ("forbidden", 403)])
 def test_401_and_403_on_the_primary_never_fail_over(ring, fault, status):
-    job = submit(ring, alter(0))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
     ring.primary.faults.add(fault)
     result = run_cli(["status", job["job_tag"], *urls(ring)])
     assert result.exit_code == 6 and f"(HTTP {status})" in result.stderr
@@ -149,7 +138,7 @@ def test_401_and_403_on_the_primary_never_fail_over(ring, fault, status):
 
 
 def test_401_on_the_primary_never_fails_over(ring):
-    job = submit(ring, alter(0))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0))
     ring.primary.faults.add("unauthorized")
     result = run_cli(["status", job["job_tag"], *urls(ring)])
     assert result.exit_code == 6
@@ -193,7 +182,7 @@ def test_a_submit_retried_after_a_503_starts_one_job():
 
 
 def test_discover_finds_the_backup_from_the_primary(ring):
-    job = submit(ring, alter(1.5))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(1.5))
     process = subprocess.Popen([sys.executable, "-m", "kjob", "wait", job["job_tag"], "--url", ring.primary.url,
                                 "--discover", "--json", "--progress", "plain", "--interval", "0.2"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import pty
 import resource
-import select
 import signal
 import subprocess
 import sys
@@ -19,6 +17,7 @@ import fault_cases
 import pytest
 from conftest import run_kjob
 from hostile_server import Hostile, claiming, error, get_job, http
+from screen import run_in_pty
 
 ALTER = json.dumps(fault_cases.ALTER)
 KJOB = [sys.executable, "-m", "kjob"]
@@ -95,35 +94,12 @@ def test_a_signal_during_fetch_o_leaves_no_temporary_file(tmp_path, signum):
 def test_sigterm_during_wait_gives_the_cursor_back(emulator):
     payload = {**fault_cases.ALTER, "options": {"emulator_duration": "30"}}
     tag = run_kjob(["submit", "/alter/table", "-q", "--url", emulator.url, "--data", json.dumps(payload)]).stdout.decode().strip()
-    primary, secondary = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "30"}
-    process = subprocess.Popen([*KJOB, "wait", tag, "--url", emulator.url, "--interval", "0.2"], stdin=secondary,
-                               stdout=secondary, stderr=secondary, env=env, close_fds=True)
-    os.close(secondary)
-    screen = bytearray()
-    deadline = time.monotonic() + 20
-    signalled = False
-    while time.monotonic() < deadline:
-        if not signalled and b"\x1b[?25l" in screen and b"RUNNING" in screen:
-            process.send_signal(signal.SIGTERM)  # the bars are up, the cursor hidden
-            signalled = True
-        ready, _, _ = select.select([primary], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
-        elif process.poll() is not None:
-            break
-    os.close(primary)
-    assert signalled, screen[-400:]
-    assert process.wait(timeout=10) == 143
-    after = screen[screen.rindex(b"\x1b[?25l"):]
-    assert b"\x1b[?25h" in after, after[-300:]  # shown again
-    assert b"kjob: terminated by SIGTERM" in after
+    code, screen = run_in_pty(["wait", tag, "--url", emulator.url, "--interval", "0.2"], columns=120, timeout=20,
+                              when=((b"\x1b[?25l", b"RUNNING"), lambda kjob: kjob.send_signal(signal.SIGTERM)))
+    assert code == 143, screen[-400:]  # SIGTERM came once the bars were up and the cursor hidden
+    after = screen[screen.rindex("\x1b[?25l"):]
+    assert "\x1b[?25h" in after, after[-300:]  # shown again
+    assert after.endswith("kjob: terminated by SIGTERM\r\n"), after[-300:]
 
 
 def test_stdout_closed_or_full_is_one_line_and_exit_2(emulator):
@@ -236,27 +212,9 @@ def test_an_error_from_a_server_shown_in_wait_carries_no_raw_escape():
 def test_kjobs_own_colour_survives_and_the_servers_escapes_do_not():
     """On a terminal the status word is coloured by kjob, and the server's escape sequences in it are shown, not sent."""
     with Hostile(http(get_job(job_status="DONE"))) as good, Hostile(http(get_job(job_status="DONE\x1b[2J"))) as bad:
-        screens = []
-        for server in (good, bad):
-            primary, secondary = pty.openpty()
-            env = {**os.environ, "TERM": "xterm-256color"}
-            process = subprocess.Popen([*KJOB, "status", "t1", "--url", server.url], stdin=secondary, stdout=secondary,
-                                       stderr=secondary, env=env, close_fds=True)
-            os.close(secondary)
-            screen = bytearray()
-            while True:
-                try:
-                    chunk = os.read(primary, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                screen += chunk
-            os.close(primary)
-            process.wait(timeout=30)
-            screens.append(bytes(screen))
-    assert b"\x1b[32m\x1b[1mDONE\x1b[0m  100%" in screens[0]
-    assert b"DONE\\x1b[2J\x1b[0m" in screens[1] and b"\x1b[2J" not in screens[1]
+        screens = [run_in_pty(["status", "t1", "--url", server.url])[1] for server in (good, bad)]
+    assert "\x1b[32m\x1b[1mDONE\x1b[0m  100%" in screens[0]
+    assert "DONE\\x1b[2J\x1b[0m" in screens[1] and "\x1b[2J" not in screens[1]
 
 
 def test_a_job_record_grown_huge_is_read_from_its_end(tmp_path):
@@ -291,21 +249,8 @@ def test_a_claimed_length_is_not_allocated_before_its_bytes_come():
 def test_markup_in_a_status_word_is_shown_as_written_in_the_bars_and_summary():
     """wait's bars and summary table on a terminal: a server's `[link=...]` is text, not a hyperlink."""
     with Hostile(http(get_job(job_status="[link=http://evil.example]RUNNING[/link]", running=True))) as server:
-        primary, secondary = pty.openpty()
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "30"}
-        process = subprocess.Popen([*KJOB, "wait", "t1", "--url", server.url, "--timeout", "0.6", "--interval", "0.2"],
-                                   stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True)
-        os.close(secondary)
-        screen = bytearray()
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
-        os.close(primary)
-        assert process.wait(timeout=30) == 4
-    assert b"[link=http://evil.example]RUNNING[/link]" in screen
-    assert b"\x1b]8;" not in screen  # no hyperlink escape
+        code, screen = run_in_pty(["wait", "t1", "--url", server.url, "--timeout", "0.6", "--interval", "0.2"],
+                                  columns=160)
+        assert code == 4
+    assert "[link=http://evil.example]RUNNING[/link]" in screen
+    assert "\x1b]8;" not in screen  # no hyperlink escape

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from conftest import run_cli, run_kjob
-from stub_cluster import StubCluster, job_answer
+from hostile_server import Hostile, answering, job_record
 
 ALTER = {"table_name": "t", "action": "refresh", "value": ""}
 SQL = {"statement": "SELECT 1"}
@@ -68,10 +68,10 @@ def test_reuse_reports_the_same_job_and_refuses_another_endpoint(emulator):
 ])
 def test_an_answer_about_another_job_is_a_protocol_error_for_that_job(answered, said):
     def get_job(request: dict) -> dict:
-        record = job_answer("DONE", running=False, **{"tag": "t", "job_id": 1, **answered})
+        record = job_record("DONE", running=False, **{"tag": "t", "job_id": 1, **answered})
         return record
 
-    with StubCluster({"/get/job": get_job}) as stub:
+    with Hostile(answering({"/get/job": get_job}), max_connections=100) as stub:
         ref = "t" if "job_id" not in answered else "1"
         line = f"job {ref}: {stub.url} {said}; not taken as this job's outcome"
         for command in (["status"], ["wait", "--progress", "plain"]):
@@ -86,7 +86,7 @@ def test_an_answer_about_another_job_is_a_protocol_error_for_that_job(answered, 
 
 @pytest.mark.parametrize("word", ["done", "Done", "dOnE"])
 def test_known_status_words_in_any_case(word):
-    with StubCluster({"/get/job": lambda request: job_answer(word, running=False, tag="t")}) as stub:
+    with Hostile(answering({"/get/job": lambda request: job_record(word, running=False, tag="t")}), max_connections=100) as stub:
         started = time.monotonic()
         result = run_cli(["wait", "t", "--url", stub.url, "--progress", "plain"])
         assert result.exit_code == 0 and time.monotonic() - started < 5
@@ -95,7 +95,7 @@ def test_known_status_words_in_any_case(word):
 
 
 def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_9():
-    with StubCluster({"/get/job": lambda request: job_answer("FINISHED", running=False, tag="t")}) as stub:
+    with Hostile(answering({"/get/job": lambda request: job_record("FINISHED", running=False, tag="t")}), max_connections=100) as stub:
         started = time.monotonic()
         result = run_kjob(["wait", "t", "--url", stub.url, "--progress", "plain"], timeout=30)
         assert result.returncode == 9 and time.monotonic() - started < 10
@@ -110,7 +110,7 @@ def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_9():
 
 
 def test_an_unknown_word_on_a_running_job_waits_only_to_the_deadline():
-    with StubCluster({"/get/job": lambda request: job_answer("queued", running=True, progress=5, tag="t")}) as stub:
+    with Hostile(answering({"/get/job": lambda request: job_record("queued", running=True, progress=5, tag="t")}), max_connections=100) as stub:
         started = time.monotonic()
         result = run_cli(["wait", "t", "--url", stub.url, "--timeout", "1", "--progress", "plain"])
         assert result.exit_code == 4 and time.monotonic() - started < 5

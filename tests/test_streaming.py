@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from conftest import run_cli, run_kjob
+from conftest import alter, run_cli, run_kjob, start
 
 from kjob.emulator.large import LARGE_PAYLOAD, STREAM_PADDING
 from kjob.protocol import schemas
@@ -44,11 +44,7 @@ def test_a_large_snappy_payload_decodes_on_the_server(emulator, big_avro):
 
 
 def padded_job(url: str, size: int, encoding: str = "binary") -> str:
-    payload = {"table_name": "t", "action": "refresh", "value": "",
-               "options": {"emulator_duration": "0", "emulator_response_bytes": str(size)}}
-    result = run_cli(["submit", "/alter/table", "-q", "--url", url, "--encoding", encoding, "--data", json.dumps(payload)])
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
+    return start(url, "/alter/table", alter(0, emulator_response_bytes=str(size)), "--encoding", encoding)
 
 
 @pytest.mark.parametrize("size", [1000, STREAM_PADDING + 777])

@@ -8,6 +8,7 @@ import gpudb
 import pytest
 import snappy
 from conftest import run_cli, run_kjob
+from screen import run_in_pty
 
 from kjob.emulator import Emulator
 
@@ -297,31 +298,8 @@ def test_subprocess_exit_codes_and_one_line_errors(emulator):
 
 def test_password_prompt_on_a_terminal(secured):
     """With a user and no password, kjob asks on the terminal, without echo, and uses the answer."""
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    primary, secondary = pty.openpty()
-    env = {**os.environ, "KJOB_USER": "alice"}
-    process = subprocess.Popen([sys.executable, "-m", "kjob", "status", "no-such-job", "--url", secured.url],
-                               stdin=secondary, stdout=secondary, stderr=secondary, env=env)
-    os.close(secondary)
-    seen = b""
-    while b"Password for alice" not in seen:
-        chunk = os.read(primary, 1024)
-        assert chunk, seen
-        seen += chunk
-    os.write(primary, b"s3cret-pw\n")
-    rest = b""
-    while True:
-        try:
-            chunk = os.read(primary, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        rest += chunk
-    assert process.wait(timeout=30) == 5  # authenticated: the job simply does not exist
-    assert b"s3cret-pw" not in seen + rest and b"not found" in rest
-    os.close(primary)
+    code, screen = run_in_pty(["status", "no-such-job", "--url", secured.url], env={"KJOB_USER": "alice"},
+                              answer=(b"Password for alice", b"s3cret-pw\n"))
+    assert code == 5, screen  # authenticated: the job simply does not exist
+    assert "s3cret-pw" not in screen
+    assert screen.splitlines()[-1] == f"kjob: job no-such-job not found on {secured.url} (looked up by tag): Job with tag 'no-such-job' not found"

@@ -5,44 +5,20 @@ from __future__ import annotations
 import base64
 import json
 import os
-import pty
 import re
-import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import gpudb
 import pytest
-from conftest import run_cli, run_kjob
+from conftest import alter, run_cli, run_kjob, sql, start, wait_for
+from screen import run_in_pty
 
 from kjob.emulator import Emulator
 
 ANSI = re.compile(r"\x1b\[")
-
-
-def alter(duration: float, outcome: str = "done", message: str = "disk full") -> str:
-    options = {"emulator_duration": str(duration), "emulator_outcome": outcome, "emulator_error_message": message}
-    return json.dumps({"table_name": "t", "action": "refresh", "value": "", "options": options})
-
-
-def sql(duration: float) -> str:
-    return json.dumps({"statement": "SELECT * FROM cities", "options": {"emulator_duration": str(duration)}})
-
-
-def start(url: str, endpoint: str, payload: str, *extra: str) -> str:
-    result = run_cli(["submit", endpoint, "-q", "--url", url, "--data", payload, *extra])
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("outcomes, code", [
@@ -125,39 +101,6 @@ def test_no_color_and_dumb_terminals_get_no_bars(emulator):
     for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
         result = run_kjob(["wait", tag, "--url", emulator.url], env=env)
         assert result.returncode == 0 and not ANSI.search(result.stderr.decode())
-
-
-def run_in_pty(args: list[str], timeout: float = 30, columns: int = 140, stdout=None,
-               when: tuple[bytes, Callable[[], None]] | None = None) -> tuple[int, str]:
-    """Run kjob with a pseudo-terminal as stdin, stdout and stderr; return its exit code and screen bytes.
-
-    `stdout`: a file to take stdout instead (`kjob wait | tee log`); `when`: (text, action), the
-    action run once the text has appeared on the screen (the emulator stopped mid-wait...)."""
-    primary, secondary = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "30"}
-    env.pop("NO_COLOR", None)
-    process = subprocess.Popen([sys.executable, "-m", "kjob", *args], stdin=secondary,
-                               stdout=secondary if stdout is None else stdout, stderr=secondary, env=env, close_fds=True)
-    os.close(secondary)
-    output = bytearray()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-            if when is not None and when[0] in output:
-                when[1]()
-                when = None
-        elif process.poll() is not None:
-            break
-    os.close(primary)
-    return process.wait(timeout=5), output.decode("utf-8", "replace")
 
 
 def test_bars_in_a_real_terminal_and_every_outcome_on_the_final_screen(emulator):
@@ -275,7 +218,7 @@ def gpudb_view(url: str, tag: str, encoding: str) -> tuple[dict, object]:
 @pytest.mark.parametrize("endpoint, payload", [("/alter/table", alter(0)), ("/execute/sql", sql(0))])
 def test_fetch_equals_what_gpudb_decodes(emulator, encoding, endpoint, payload):
     tag = start(emulator.url, endpoint, payload, "--encoding", encoding)
-    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    wait_for(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
     fetched = run_cli(["fetch", tag, "--url", emulator.url, "--format", "response"])
     assert fetched.exit_code == 0, fetched.stderr
     job, theirs = gpudb_view(emulator.url, tag, "binary")
@@ -287,7 +230,7 @@ def test_fetch_equals_what_gpudb_decodes(emulator, encoding, endpoint, payload):
 
 def test_fetch_sql_rows_in_every_format(emulator):
     tag = start(emulator.url, "/execute/sql", sql(0))
-    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    wait_for(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
     rows = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
     assert rows[0] == {"id": 1, "city": "Amsterdam", "temperature": 11.2}
     assert rows[4]["temperature"] is None and len(rows) == 6
@@ -321,7 +264,7 @@ def test_fetch_wait_waits_first(emulator):
 
 def test_fetch_output_file_is_written_whole(emulator, tmp_path):
     tag = start(emulator.url, "/execute/sql", sql(0))
-    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    wait_for(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
     (tmp_path / "out").mkdir()
     target = tmp_path / "out" / "rows.csv"
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv", "-o", str(target)])
