@@ -244,7 +244,7 @@ PROCESS_CASES = [
 
 
 def normalise(text: str, url: str, folder: str) -> str:
-    text = text.replace(folder, "DIR")
+    text = re.sub(r"kjob-\d{8}T\d{6}Z-[0-9a-f]{12}", "TAG", text.replace(folder, "DIR"))  # a generated tag
     return re.sub(r"http://127\.0\.0\.1:\d{4,5}", "http://127.0.0.1:PORT", text.replace(url, "http://127.0.0.1:PORT"))
 
 
