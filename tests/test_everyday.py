@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -34,7 +35,8 @@ def test_cancel_is_idempotent_and_reports_jobs_that_ended(emulator):
 
 def test_cancel_of_a_job_that_does_not_exist_is_exit_5(emulator):
     result = run_cli(["cancel", "no-such-job", "--url", emulator.url])
-    assert result.exit_code == 5 and "not found" in result.stderr
+    assert (result.exit_code, result.stderr) == (
+        5, f"kjob: job no-such-job not found on {emulator.url} (looked up by tag): Job with tag 'no-such-job' not found\n")
 
 
 def test_cancel_at_last_on_the_backup(ring):
@@ -55,12 +57,15 @@ def test_list_running_and_all(emulator):
     assert {row["job_tag"]: row["job_status"] for row in everything} == {running: "dispatched", done: "done"}
     assert set(everything[0]) == {"job_id", "job_status", "endpoint", "job_tag", "time_received", "user", "cluster"}
     human = run_cli(["list", "--all", "--url", emulator.url])
-    assert running in human.stdout and "dispatched" in human.stdout and "/alter/table" in human.stdout
+    lines = human.stdout.splitlines()
+    assert lines[0] == "ID  STATUS      ENDPOINT      RECEIVED              USER       TAG"
+    assert [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", line) for line in lines[1:]] == [
+        f" 2  done        /alter/table  TIME  anonymous  {done}", f" 1  dispatched  /alter/table  TIME  anonymous  {running}"]
 
 
 def test_list_of_an_empty_cluster(emulator):
     result = run_cli(["list", "--url", emulator.url])
-    assert result.exit_code == 0 and result.stdout == "" and "no jobs" in result.stderr
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "kjob: no jobs\n")
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

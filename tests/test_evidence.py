@@ -81,7 +81,8 @@ def test_a_job_that_ends_before_its_checkpoint_is_not_cancelled():
         created = submit_json(emu.url, "/alter/table", alter(0.3))
         result = run_cli(["cancel", created["job_tag"], "--url", emu.url])
         assert result.exit_code == 0
-        assert "DONE" in result.stdout and status(emu.url, created["job_tag"])["job_status"] == "DONE"
+        assert result.stdout == f"job 1 (tag {created['job_tag']}): still DONE after the cancel (RUNNING)\n"
+        assert status(emu.url, created["job_tag"])["job_status"] == "DONE"
 
 
 def test_a_read_job_stops_at_its_checkpoint(emulator):
@@ -117,7 +118,9 @@ def test_finished_jobs_are_forgotten_after_the_retention():
         deadline = time.monotonic() + 5
         while (result := run_cli(["status", created["job_tag"], "--url", emu.url])).exit_code == 0:
             assert time.monotonic() < deadline, "the job was never forgotten"
-        assert result.exit_code == 5 and "not found" in result.stderr
+        tag = created["job_tag"]
+        assert (result.exit_code, result.stderr) == (
+            5, f"kjob: job {tag} not found on {emu.url} (looked up by tag): Job with tag '{tag}' not found\n")
 
 
 def test_list_shows_the_servers_words(emulator):
