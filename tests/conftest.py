@@ -10,10 +10,12 @@ import time
 from dataclasses import dataclass
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from kjob.cli import cli
 from kjob.emulator import Credentials, Emulator
+from kjob.protocol import codec, payload
 
 # Bugs must fail loudly in tests, not hide behind the one-line message.
 os.environ["KJOB_DEBUG"] = "1"
@@ -36,6 +38,13 @@ def _isolated_config(tmp_path, monkeypatch):
 def emulator():
     """One emulated cluster on a free port; jobs last 0.2 s unless their payload says."""
     with Emulator(port=0, job_duration=0.2) as emu:
+        yield emu
+
+
+@pytest.fixture
+def recording():
+    """One emulated cluster that keeps every request it is sent (path, headers, body): see `created_jobs`."""
+    with Emulator(port=0, job_duration=0.2, record=True) as emu:
         yield emu
 
 
@@ -112,3 +121,43 @@ def wait_for(condition, *, timeout: float = 10.0, what: str = "the condition"):
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.01)
     return value
+
+
+# --- the server's side, over HTTP ------------------------------------------------------------
+
+
+def post(url: str, endpoint: str, record: dict, encoding: str = "binary", *, path: str | None = None,
+         headers: dict | None = None, auth=None, timeout: float = 5) -> requests.Response:
+    """One request as the official client sends it, with plain `requests` (no session, no retries)."""
+    content_type = codec.CONTENT_TYPES[encoding]
+    return requests.post(url + (path or endpoint), data=codec.encode_request(endpoint, record, encoding),
+                         headers={"Content-Type": content_type, "Accept": content_type, **(headers or {})},
+                         auth=auth, timeout=timeout)
+
+
+def call(url: str, endpoint: str, record: dict, encoding: str = "binary", **kwargs) -> dict:
+    """The decoded response record; an ERROR wrapper raises ServerRefused."""
+    response = post(url, endpoint, record, encoding, **kwargs)
+    assert response.status_code in (200, 400), (response.status_code, response.content[:200])
+    return codec.decode_response(endpoint, response.content, encoding)
+
+
+def get_job(url: str, job_id: int = -1, tag: str = "") -> dict:
+    """The server's /get/job record of a job (by id, or by tag): its state as any client sees it."""
+    return call(url, "/get/job", {"job_id": job_id, "options": {"job_tag": tag} if tag else {}})
+
+
+WIRES = {content_type: encoding for encoding, content_type in codec.CONTENT_TYPES.items()}
+
+
+def created_jobs(emulator: Emulator) -> list[dict]:
+    """The /create/job requests a recording cluster was sent, decoded as sent: each with its
+    payload decoded too (`request`)."""
+    jobs = []
+    for path, headers, body in emulator.primary.recorded:
+        if path == "/create/job":
+            job = codec.decode_request(path, body, WIRES[headers["content-type"]])
+            schema = payload.request_schema(job["endpoint"])
+            job["request"] = payload.decode_payload(schema, job["data"], job["data_str"], job["request_encoding"])
+            jobs.append(job)
+    return jobs

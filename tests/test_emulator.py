@@ -22,7 +22,7 @@ from pathlib import Path
 import gpudb
 import pytest
 import requests
-from conftest import wait_for
+from conftest import call, get_job, post, wait_for
 
 from kjob.emulator import Emulator
 from kjob.emulator.faults import MODES
@@ -65,22 +65,6 @@ def create_job_record(endpoint: str, record: dict, request_encoding: str = "bina
             "options": {"job_tag": tag} if tag else {}}
 
 
-def post(url: str, endpoint: str, record: dict, encoding: str = "binary", *, path: str | None = None,
-         headers: dict | None = None, auth=None, timeout: float = 5) -> requests.Response:
-    """One request as the official client sends it, with plain `requests` (no session, no retries)."""
-    content_type = codec.CONTENT_TYPES[encoding]
-    return requests.post(url + (path or endpoint), data=codec.encode_request(endpoint, record, encoding),
-                         headers={"Content-Type": content_type, "Accept": content_type, **(headers or {})},
-                         auth=auth, timeout=timeout)
-
-
-def call(url: str, endpoint: str, record: dict, encoding: str = "binary", **kwargs) -> dict:
-    """The decoded response record; an ERROR wrapper raises ServerRefused."""
-    response = post(url, endpoint, record, encoding, **kwargs)
-    assert response.status_code in (200, 400), (response.status_code, response.content[:200])
-    return codec.decode_response(endpoint, response.content, encoding)
-
-
 def refusal(url: str, endpoint: str, record: dict, encoding: str = "binary", **kwargs) -> str:
     """The message of the ERROR wrapper the server answers."""
     with pytest.raises(ServerRefused) as caught:
@@ -96,10 +80,6 @@ def submit(url: str, endpoint: str = "/alter/table", tag: str | None = None, req
            **payload_kwargs) -> dict:
     """Create a job over plain HTTP; the create_job_response."""
     return call(url, "/create/job", create_job_record(endpoint, payload(endpoint, **payload_kwargs), request_encoding, tag))
-
-
-def get_job(url: str, job_id: int = -1, tag: str = "") -> dict:
-    return call(url, "/get/job", {"job_id": job_id, "options": {"job_tag": tag} if tag else {}})
 
 
 def official_client(url: str, encoding: str = "BINARY", **settings) -> gpudb.GPUdb:

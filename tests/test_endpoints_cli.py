@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from conftest import run_cli
+from conftest import created_jobs, run_cli
 
 from kjob.protocol import schemas
 
@@ -65,7 +65,7 @@ def test_a_skeleton_is_accepted_by_submit_file_as_it_is(emulator, tmp_path):
         path.write_text(skeleton.stdout)
         submitted = run_cli(["submit", endpoint, "--file", str(path), "--url", emulator.url, "-q"])
         assert submitted.exit_code == 0, submitted.stderr
-    assert emulator.ring.count() == 3
+    assert emulator.job_count() == 3
     assert json.loads(run_cli(["submit", "/alter/table", "--skeleton"]).stdout) == {
         "table_name": "", "action": "", "value": "", "options": {}}
     both = run_cli(["submit", "/alter/table", "--skeleton", "--data", "{}"])
@@ -76,14 +76,14 @@ def test_a_skeleton_is_accepted_by_submit_file_as_it_is(emulator, tmp_path):
     assert unknown.exit_code == 2 and "kjob has no request schema for /show/widgets" in unknown.stderr
 
 
-def test_scalars_in_a_string_map_become_the_strings_kinetica_expects(emulator):
+def test_scalars_in_a_string_map_become_the_strings_kinetica_expects(recording):
     data = {"table_name": "t", "filepaths": ["/data/a.csv"],
             "options": {"batch_size": 1000, "truncate_table": True, "ratio": 0.5, "mode": "x"}}
-    result = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--encoding", "json",
+    result = run_cli(["submit", "/insert/records/fromfiles", "--url", recording.url, "-q", "--encoding", "json",
                       "--data", json.dumps(data)])
     assert result.exit_code == 0, result.stderr
-    (job,) = emulator.ring.jobs.values()
-    assert job.request["options"] == {"batch_size": "1000", "truncate_table": "true", "ratio": "0.5", "mode": "x"}
+    (job,) = created_jobs(recording)
+    assert job["request"]["options"] == {"batch_size": "1000", "truncate_table": "true", "ratio": "0.5", "mode": "x"}
 
 
 def test_bad_payloads_say_what_and_send_nothing(emulator):
@@ -102,7 +102,7 @@ def test_bad_payloads_say_what_and_send_nothing(emulator):
     nested = run_cli(["submit", "/admin/add/ranks", "--url", emulator.url, "--data",
                       '{"hosts": ["h"], "config_params": [{"a": "1"}, {"b": []}]}'])
     assert (nested.exit_code, nested.stderr) == (2, "kjob: config_params[1].b: expected a string, got list\n")
-    assert emulator.ring.count() == 0
+    assert emulator.job_count() == 0
 
 
 def test_fetch_rows_of_aggregate_groupby_and_the_whole_response(emulator):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import alter, run_cli, submit_json
+from conftest import alter, get_job, run_cli, submit_json
 
 from kjob.emulator import Emulator
 from kjob.history import History
@@ -184,7 +184,8 @@ def test_a_submit_whose_connection_is_cut_after_arrival_starts_exactly_one_job(c
         assert result.exit_code == 0, result.stderr
         created = json.loads(result.stdout)
         assert emu.job_count() == 1
-        assert created["existed"] is False and created["job_tag"] in emu.ring.jobs
+        assert created["existed"] is False
+        assert get_job(emu.url, tag=created["job_tag"])["info"]["job_tag"] == created["job_tag"]
         assert run_cli(["status", created["job_tag"], *args]).exit_code == 0
 
 

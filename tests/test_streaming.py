@@ -26,6 +26,8 @@ def big_avro(tmp_path):
 def test_a_large_avro_payload_arrives_whole(emulator, big_avro, wire):
     result = run_kjob(["submit", "/alter/table", "--avro", str(big_avro), "--url", emulator.url, "--json", "--wire", wire])
     assert result.returncode == 0, result.stderr
+    # A streamed body is digested as it arrives and kept nowhere (and no endpoint returns a job's
+    # request): the digest the emulator took is the only witness of what arrived.
     job = emulator.ring.jobs[json.loads(result.stdout)["job_tag"]]
     expected = big_avro.read_bytes()
     assert (job.digested is not None) == (wire == "binary")  # only a binary body streams
@@ -39,7 +41,7 @@ def test_a_large_avro_payload_arrives_whole(emulator, big_avro, wire):
 def test_a_large_snappy_payload_decodes_on_the_server(emulator, big_avro):
     result = run_kjob(["submit", "/alter/table", "--avro", str(big_avro), "--encoding", "snappy", "--url", emulator.url, "--json"])
     assert result.returncode == 0, result.stderr
-    job = emulator.ring.jobs[json.loads(result.stdout)["job_tag"]]
+    job = emulator.ring.jobs[json.loads(result.stdout)["job_tag"]]  # the server's own decoding is the point
     assert job.request_encoding == "snappy" and job.request["value"] == "v" * (LARGE_PAYLOAD + 12345)
 
 

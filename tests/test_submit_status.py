@@ -7,7 +7,7 @@ import json
 import gpudb
 import pytest
 import snappy
-from conftest import run_cli, run_kjob
+from conftest import created_jobs, run_cli, run_kjob
 from screen import run_in_pty
 
 from kjob.emulator import Emulator
@@ -26,19 +26,19 @@ def submit(url: str, *args: str, input: str | None = None):
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("source", ["data", "file", "file-dash", "piped"])
-def test_every_source_and_encoding_reaches_the_server_as_the_same_request(emulator, tmp_path, encoding, source):
+def test_every_source_and_encoding_reaches_the_server_as_the_same_request(recording, tmp_path, encoding, source):
     text = json.dumps(ALTER)
     path = tmp_path / "payload.json"
     path.write_text(text)
     args = {"data": ["--data", text], "file": ["--file", str(path)], "file-dash": ["--file", "-"], "piped": []}[source]
     stdin = text if source in ("file-dash", "piped") else None
-    result = submit(emulator.url, "/alter/table", "--encoding", encoding, "--json", *args, input=stdin)
+    result = submit(recording.url, "/alter/table", "--encoding", encoding, "--json", *args, input=stdin)
     assert result.exit_code == 0, result.stderr
     created = json.loads(result.stdout)
     assert set(created) >= {"job_id", "job_tag", "endpoint", "query_id", "cluster"}
-    job = emulator.ring.jobs[created["job_tag"]]
-    assert job.request_encoding == encoding
-    assert job.request == ALTER_FULL
+    (job,) = created_jobs(recording)
+    assert (job["request_encoding"], job["options"]["job_tag"]) == (encoding, created["job_tag"])
+    assert job["request"] == ALTER_FULL
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -109,29 +109,30 @@ def test_a_tag_in_use_fails_with_exit_8_by_default(emulator):
     assert emulator.job_count() == 1
 
 
-def test_unknown_endpoint_goes_as_json_or_with_a_schema(emulator, tmp_path):
-    refused = submit(emulator.url, "/show/widgets", "--data", "{}")
+def test_unknown_endpoint_goes_as_json_or_with_a_schema(recording, tmp_path):
+    refused = submit(recording.url, "/show/widgets", "--data", "{}")
     assert refused.exit_code == 2 and "--schema" in refused.stderr
     schema = {"type": "record", "name": "alter_table_request", "fields": [
         {"name": "table_name", "type": "string"}, {"name": "action", "type": "string"},
         {"name": "value", "type": "string"}, {"name": "options", "type": {"type": "map", "values": "string"}}]}
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(schema))
-    with_schema = submit(emulator.url, "/alter/table", "--schema", str(path), "--data", json.dumps(ALTER_FULL), "--json")
+    with_schema = submit(recording.url, "/alter/table", "--schema", str(path), "--data", json.dumps(ALTER_FULL), "--json")
     assert with_schema.exit_code == 0, with_schema.stderr
-    assert emulator.ring.jobs[json.loads(with_schema.stdout)["job_tag"]].request == ALTER_FULL
+    assert [job["request"] for job in created_jobs(recording)] == [ALTER_FULL]
 
 
-def test_avro_payload_goes_as_is(emulator, tmp_path):
-    db = gpudb.GPUdb(host=emulator.url)
+def test_avro_payload_goes_as_is(recording, tmp_path):
+    db = gpudb.GPUdb(host=recording.url)
     avro = db.gpudb_schemas["/alter/table"]["REQ_SCHEMA"].encode(ALTER_FULL)
     path = tmp_path / "payload.avro"
     path.write_bytes(avro)
     for encoding in ("binary", "snappy"):
-        result = submit(emulator.url, "/alter/table", "--avro", str(path), "--encoding", encoding, "--json")
+        result = submit(recording.url, "/alter/table", "--avro", str(path), "--encoding", encoding, "--json")
         assert result.exit_code == 0, result.stderr
-        job = emulator.ring.jobs[json.loads(result.stdout)["job_tag"]]
-        assert (job.request, job.request_encoding) == (ALTER_FULL, encoding)
+        job = created_jobs(recording)[-1]
+        assert (job["request"], job["request_encoding"]) == (ALTER_FULL, encoding)
+        assert encoding != "binary" or job["data"] == avro  # the file's bytes, not re-encoded
 
 
 BAD_PAYLOADS = [

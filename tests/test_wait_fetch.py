@@ -13,7 +13,7 @@ import time
 
 import gpudb
 import pytest
-from conftest import alter, run_cli, run_kjob, sql, start, wait_for
+from conftest import alter, get_job, run_cli, run_kjob, sql, start, wait_for
 from screen import run_in_pty
 
 from kjob.emulator import Emulator
@@ -128,7 +128,7 @@ def test_timeout_stops_waiting_and_says_what_still_runs(emulator):
     assert result.stderr.splitlines()[-2:] == ["kjob: 1 still running, 1 DONE", result.stderr.splitlines()[-1]]
     assert re.fullmatch(rf"kjob: timed out; still running on the server: {slow} \(\d+%\)", result.stderr.splitlines()[-1])
     assert [json.loads(line)["job_tag"] for line in result.stdout.splitlines()] == [quick]
-    assert emulator.ring.jobs[slow].state(time.monotonic())[0] == "RUNNING"
+    assert get_job(emulator.url, tag=slow)["job_status"] == "RUNNING"
 
 
 def test_timeout_zero_looks_once(emulator):
@@ -161,7 +161,7 @@ def test_ctrl_c_leaves_the_job_running_and_exits_130(emulator):
     process, tag, stderr = interrupt_wait(emulator)
     assert process.returncode == 130
     assert "go on" in stderr and tag in stderr and "Traceback" not in stderr
-    assert emulator.ring.jobs[tag].state(time.monotonic())[0] == "RUNNING"
+    assert get_job(emulator.url, tag=tag)["job_status"] == "RUNNING"
 
 
 def test_cancel_on_interrupt_cancels_the_job(emulator):
