@@ -963,7 +963,8 @@ def test_process_refuses_a_bad_fault(tmp_path):
     done = subprocess.run([sys.executable, "-m", "kjob.emulator", "--port", "0", "--fault", "meltdown", "--url-file", str(url_file)],
                           capture_output=True, text=True, cwd=REPO, timeout=15)
     assert done.returncode == 2
-    assert "bad fault 'meltdown'" in done.stderr
+    assert done.stderr == ("kjob emulator: bad fault 'meltdown': expected MODE[@ENDPOINT][*COUNT], MODE one of "
+                           f"{', '.join(MODES)}\n")
     assert done.stdout == ""
     assert not url_file.exists()
 

@@ -73,7 +73,8 @@ def test_a_skeleton_is_accepted_by_submit_file_as_it_is(emulator, tmp_path):
     assert both.stderr == ("kjob: --skeleton prints a payload to fill in and sends nothing: "
                            "do not also give --data, --file or --avro\n")
     unknown = run_cli(["submit", "/show/widgets", "--skeleton"])
-    assert unknown.exit_code == 2 and "kjob has no request schema for /show/widgets" in unknown.stderr
+    assert (unknown.exit_code, unknown.stderr) == (2, "kjob: kjob has no request schema for /show/widgets: give --schema FILE "
+                                                "(its Avro schema), or send the payload as JSON with --encoding json\n")
 
 
 def test_scalars_in_a_string_map_become_the_strings_kinetica_expects(recording):

@@ -28,7 +28,8 @@ def test_cancel_is_idempotent_and_reports_jobs_that_ended(emulator):
     assert run_cli(["cancel", running, "--url", emulator.url]).exit_code == 0
     again = run_cli(["cancel", running, done, "--url", emulator.url])
     assert again.exit_code == 0
-    assert "already CANCELLED, nothing to cancel" in again.stdout and "already DONE, nothing to cancel" in again.stdout
+    assert again.stdout == (f"job 2 (tag {running}): already CANCELLED, nothing to cancel\n"
+                            f"job 1 (tag {done}): already DONE, nothing to cancel\n")
     assert get_job(emulator.url, tag=done)["job_status"] == "DONE"
 
 

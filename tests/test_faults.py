@@ -129,7 +129,7 @@ def test_stdin_a_terminal_with_no_payload_is_exit_2(emulator):
     _, stderr = process.communicate(timeout=30)
     os.close(primary)
     assert process.returncode == 2
-    assert b"no payload: give --data JSON, --file PATH, or pipe it to stdin" in stderr
+    assert stderr.decode() == "kjob: no payload: give --data JSON, --file PATH, or pipe it to stdin\n"
     assert emulator.job_count() == 0
 
 

@@ -102,7 +102,7 @@ def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_9():
         assert result.stdout.decode() == ("job t /alter/table: already FINISHED: a status kjob does not know "
                                           "(not DONE, ERROR or CANCELLED)\n")
         status = run_cli(["status", "t", "--url", stub.url])
-        assert status.exit_code == 9 and "FINISHED" in status.stdout
+        assert (status.exit_code, status.stdout) == (9, f"job 1  FINISHED  100%  /alter/table  tag t  on {stub.url}\n")
         fetched = run_cli(["fetch", "t", "--url", stub.url])
         assert (fetched.exit_code, fetched.stdout) == (9, "")
         assert fetched.stderr == ("kjob: job t is no longer running, with a status kjob does not know: 'FINISHED' "

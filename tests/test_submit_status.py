@@ -105,13 +105,15 @@ def test_a_tag_in_use_fails_with_exit_8_by_default(emulator):
     assert submit(emulator.url, "/alter/table", "--tag", "t-dup", "--data", json.dumps(ALTER)).exit_code == 0
     again = submit(emulator.url, "/alter/table", "--tag", "t-dup", "--data", json.dumps(ALTER))
     assert again.exit_code == 8
-    assert "already" in again.stderr and "--if-exists reuse" in again.stderr
+    assert again.stderr == (f"kjob: server refused /create/job on {emulator.url}: Job tag 't-dup' already exists "
+                            "(tag 't-dup' already names a job; --if-exists reuse reports that job instead)\n")
     assert emulator.job_count() == 1
 
 
 def test_unknown_endpoint_goes_as_json_or_with_a_schema(recording, tmp_path):
     refused = submit(recording.url, "/show/widgets", "--data", "{}")
-    assert refused.exit_code == 2 and "--schema" in refused.stderr
+    assert (refused.exit_code, refused.stderr) == (2, "kjob: kjob has no request schema for /show/widgets: give --schema FILE "
+                                                "(its Avro schema), or send the payload as JSON with --encoding json\n")
     schema = {"type": "record", "name": "alter_table_request", "fields": [
         {"name": "table_name", "type": "string"}, {"name": "action", "type": "string"},
         {"name": "value", "type": "string"}, {"name": "options", "type": {"type": "map", "values": "string"}}]}
@@ -181,10 +183,13 @@ def test_status_exit_codes_follow_the_job(emulator):
     job("gone-1", "cancelled")
     assert run_cli(["status", "ok-1", "--url", emulator.url]).exit_code == 0
     failed = run_cli(["status", "bad-1", "--url", emulator.url])
-    assert failed.exit_code == 1 and "disk full" in failed.stdout and "ERROR" in failed.stderr
+    assert (failed.exit_code, failed.stdout, failed.stderr) == (
+        1, f"job 2  ERROR   60%  /alter/table  tag bad-1  on {emulator.url}\n  error: disk full\n",
+        "kjob: job bad-1 ended in ERROR: disk full\n")
     assert run_cli(["status", "gone-1", "--url", emulator.url]).exit_code == 3
     missing = run_cli(["status", "424242", "--url", emulator.url])
-    assert missing.exit_code == 5 and "not found" in missing.stderr
+    assert (missing.exit_code, missing.stderr) == (
+        5, f"kjob: job 424242 not found on {emulator.url} (looked up by id): Job 424242 not found\n")
     assert run_cli(["status", "ok-1", "bad-1", "gone-1", "--url", emulator.url]).exit_code == 1
     assert run_cli(["status", "ok-1", "gone-1", "424242", "--url", emulator.url]).exit_code == 5
 
@@ -278,7 +283,7 @@ def test_profile_supplies_url_and_options_give_way(emulator, tmp_path):
     assert run_cli(["status", "1", "--profile", "broken", "--http-timeout", "1"], env=env).exit_code == 7
     assert run_cli(["status", "1", "--profile", "broken", "--url", emulator.url], env=env).exit_code == 0
     unknown = run_cli(["status", "1", "--profile", "nope"], env=env)
-    assert unknown.exit_code == 2 and "unknown profile 'nope'" in unknown.stderr
+    assert (unknown.exit_code, unknown.stderr) == (2, f"kjob: unknown profile 'nope' in {config} (profiles: broken, dev)\n")
 
 
 def test_malformed_config_names_file_and_line(tmp_path):

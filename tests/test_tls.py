@@ -34,7 +34,8 @@ def test_an_unknown_certificate_is_refused_with_advice(secure):
     result = run_cli(["status", "x-tag", "--url", secure.url, "--http-timeout", "2"])
     assert result.exit_code == 7
     last = result.stderr.strip().splitlines()[-1]
-    assert "TLS certificate not trusted (self-signed certificate): give its CA with --ca-bundle" in last
+    assert last == (f"kjob: no cluster answered /get/job (tried {secure.url}: TLS certificate not trusted (self-signed "
+                    "certificate): give its CA with --ca-bundle)")
 
 
 def test_insecure_skips_the_check_and_says_so(secure):

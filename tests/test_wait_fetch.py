@@ -249,9 +249,9 @@ def test_fetch_of_a_job_that_has_not_ended_well(emulator):
     failed = start(emulator.url, "/alter/table", alter(0, "error", "disk full"))
     cancelled = start(emulator.url, "/alter/table", alter(0, "cancelled"))
     still = run_cli(["fetch", running, "--url", emulator.url])
-    assert still.exit_code == 4 and "--wait" in still.stderr
+    assert (still.exit_code, still.stderr) == (4, f"kjob: job {running} is still RUNNING (0%): add --wait to wait for it\n")
     failure = run_cli(["fetch", failed, "--url", emulator.url])
-    assert failure.exit_code == 1 and "disk full" in failure.stderr and failure.stdout == ""
+    assert (failure.exit_code, failure.stdout, failure.stderr) == (1, "", f"kjob: job {failed} ended in ERROR: disk full\n")
     assert run_cli(["fetch", cancelled, "--url", emulator.url]).exit_code == 3
     assert run_cli(["fetch", "no-such-tag", "--url", emulator.url]).exit_code == 5
     assert run_cli(["fetch", running, "--url", emulator.url, "--format", "csv"]).exit_code == 4
