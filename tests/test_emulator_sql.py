@@ -123,7 +123,7 @@ def test_fetch_all_refuses_formats_it_cannot_stream(paged):
 
 def test_the_statements_limit_and_offset_page_too(emulator):
     data = json.dumps({"statement": "SELECT id FROM cities ORDER BY id", "offset": 2, "limit": 3, "options": {"emulator_duration": "0"}})
-    tag = run_cli(["submit", "/execute/sql", "-q", "--url", emulator.url, "--data", data]).stdout.strip()
+    tag = start(emulator.url, "/execute/sql", data)
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv", "--wait"])
     assert (result.exit_code, result.stdout) == (10, "id\n3\n4\n5\n")
     assert re.fullmatch(r"kjob: partial result: 3 of 6 rows \(the server's max_get_records_size or the statement's limit\); "
@@ -182,7 +182,7 @@ def test_a_partial_result_to_a_file_is_written_and_said(paged, tmp_path):
 def test_blobs_and_mixed_columns_encode_in_both_sql_encodings(emulator, sql_encoding):
     data = json.dumps({"statement": "SELECT X'00ff' AS blob, 1 AS n UNION ALL SELECT X'41', 2.5", "encoding": sql_encoding,
                        "options": {"emulator_duration": "0"}})
-    tag = run_cli(["submit", "/execute/sql", "-q", "--url", emulator.url, "--data", data]).stdout.strip()
+    tag = start(emulator.url, "/execute/sql", data)
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "jsonl", "--wait"])
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]

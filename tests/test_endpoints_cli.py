@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from conftest import created_jobs, run_cli
+from conftest import created_jobs, run_cli, start
 
 from kjob.protocol import schemas
 
@@ -122,7 +122,7 @@ def test_fetch_rows_of_aggregate_groupby_and_the_whole_response(emulator):
 
 def test_fetch_shows_a_plain_response_with_bytes_as_base64(emulator):
     data = {"table_name": "t", "options": {"emulator_duration": "0"}}
-    tag = run_cli(["submit", "/show/table", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    tag = start(emulator.url, "/show/table", json.dumps(data))
     assert run_cli(["wait", tag, "--url", emulator.url, "-q"]).exit_code == 0
     shown = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
     assert shown["table_name"] == "t" and shown["table_names"] == ["t"]  # echoed, and named for the request field
@@ -141,12 +141,12 @@ def test_submit_completes_endpoint_names():
 
 def test_an_insert_job_reports_what_it_did(emulator):
     data = {"table_name": "sales", "filepaths": ["kifs://data/sales.csv"], "options": {"emulator_duration": "0"}}
-    tag = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    tag = start(emulator.url, "/insert/records/fromfiles", json.dumps(data))
     assert run_cli(["wait", tag, "--url", emulator.url, "-q"]).exit_code == 0
     shown = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
     assert shown["table_name"] == "sales" and 1 <= shown["count_inserted"] <= 999
     assert shown["count_skipped"] == shown["count_updated"] == 0
     assert [f["name"] for f in json.loads(shown["type_definition"])["fields"]] == ["id", "city", "temperature"]
-    again = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    again = start(emulator.url, "/insert/records/fromfiles", json.dumps(data))
     assert run_cli(["wait", again, "--url", emulator.url, "-q"]).exit_code == 0
     assert json.loads(run_cli(["fetch", again, "--url", emulator.url]).stdout) == shown  # deterministic

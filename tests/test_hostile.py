@@ -16,7 +16,7 @@ import time
 
 import fault_cases
 import pytest
-from conftest import run_kjob
+from conftest import alter, run_kjob, start
 from hostile_server import Hostile, claiming, error, get_job, http
 from screen import run_in_pty
 
@@ -101,8 +101,7 @@ def test_a_signal_during_fetch_o_leaves_no_temporary_file(tmp_path, signum):
 
 
 def test_sigterm_during_wait_gives_the_cursor_back(emulator):
-    payload = {**fault_cases.ALTER, "options": {"emulator_duration": "30"}}
-    tag = run_kjob(["submit", "/alter/table", "-q", "--url", emulator.url, "--data", json.dumps(payload)]).stdout.decode().strip()
+    tag = start(emulator.url, "/alter/table", alter(30))
     code, screen = run_in_pty(["wait", tag, "--url", emulator.url, "--interval", "0.2"], columns=120, timeout=20,
                               when=((b"\x1b[?25l", b"RUNNING"), lambda kjob: kjob.send_signal(signal.SIGTERM)))
     assert code == 143, screen[-400:]  # SIGTERM came once the bars were up and the cursor hidden
@@ -112,7 +111,7 @@ def test_sigterm_during_wait_gives_the_cursor_back(emulator):
 
 
 def test_stdout_closed_or_full_is_one_line_and_exit_2(emulator):
-    tag = run_kjob(["submit", "/alter/table", "-q", "--url", emulator.url, "--data", ALTER, "--wait"]).stdout.decode().strip()
+    tag = start(emulator.url, "/alter/table", ALTER, "--wait")
     closed = shell(f"KJOB status {tag} --url {emulator.url} >&-")
     assert (closed.returncode, closed.stderr) == (2, b"kjob: cannot write to stdout: it is closed\n")
     full = shell(f"KJOB fetch {tag} --url {emulator.url} > /dev/full")
