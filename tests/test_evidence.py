@@ -81,7 +81,9 @@ def test_a_job_that_ends_before_its_checkpoint_is_not_cancelled():
         created = submit_json(emu.url, "/alter/table", alter(0.3))
         result = run_cli(["cancel", created["job_tag"], "--url", emu.url])
         assert result.exit_code == 0
-        assert result.stdout == f"job 1 (tag {created['job_tag']}): still DONE after the cancel (RUNNING)\n"
+        said = {f"job 1 (tag {created['job_tag']}): still DONE after the cancel (RUNNING)\n",
+                f"job 1 (tag {created['job_tag']}): already DONE, nothing to cancel\n"}  # a slow machine: ended first
+        assert result.stdout in said
         assert status(emu.url, created["job_tag"])["job_status"] == "DONE"
 
 
