@@ -13,8 +13,8 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -246,15 +246,15 @@ PROCESS_CASES = [
 
 
 def normalise(text: str, url: str, folder: str) -> str:
-    text = text.replace(folder, "DIR")
+    text = re.sub(r"kjob-\d{8}T\d{6}Z-[0-9a-f]{12}", "TAG", text.replace(folder, "DIR"))  # a generated tag
     return re.sub(r"http://127\.0\.0\.1:\d{4,5}", "http://127.0.0.1:PORT", text.replace(url, "http://127.0.0.1:PORT"))
 
 
 def run_case(case: Case, emulator, folder: str):
     """Run one case through click's runner: (exit code, last stderr line, normalised)."""
-    from conftest import run_cli
-
     from contextlib import nullcontext
+
+    from conftest import run_cli
 
     for name, content in case.files.items():
         os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
@@ -322,7 +322,8 @@ if __name__ == "__main__":
     text, _ = compute()
     if sys.argv[1:2] == ["--write"]:
         path = sys.argv[2]
-        readme = open(path, encoding="utf-8").read()
+        with open(path, encoding="utf-8") as handle:
+            readme = handle.read()
         start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(readme[:start] + "\n" + text + "\n" + readme[end:])

@@ -1,6 +1,8 @@
-"""A hostile HTTP server of the test suite's own, on 127.0.0.1: it answers every request with
-one scripted reply, byte for byte as written (wrong lengths, a drip, escape sequences, a
-redirect, a gzip bomb), which the emulator, a well-behaved server, never sends.
+"""The test suite's own HTTP server on 127.0.0.1, for what the emulator, a well-behaved server,
+never sends: it answers every request with one scripted reply, byte for byte as written (wrong
+lengths, a drip, escape sequences, a redirect, a gzip bomb), or with the records a test writes
+(`answering`: another job named, status words kjob does not know, /admin/show/jobs rows in the
+server's own words).
 
 Bounded: it serves at most `max_connections` connections and stops by itself after
 `lifetime` seconds, whatever the client does; a drip stops with it.
@@ -122,12 +124,31 @@ def http(body: bytes, status: str = "200 OK", *, content_type: str = "applicatio
     return head.encode("latin-1") + body
 
 
+def job_record(status: str = "DONE", *, running: bool = False, progress: int = 100, tag: str = "t1", job_id: int = 1,
+               **fields) -> dict:
+    """A /get/job response record of an /alter/table job with no job response, with `fields` changed."""
+    return {"endpoint": "/alter/table", "job_status": status, "running": running, "progress": progress,
+            "successful": status.upper() == "DONE", "response_encoding": "binary", "job_response": b"",
+            "job_response_str": "", "status_map": {}, "info": {"job_tag": tag, "job_id": str(job_id)}, **fields}
+
+
 def get_job(encoding: str = "binary", **fields) -> bytes:
     """An OK /get/job answer (Avro binary, or JSON) of a DONE /alter/table job, with `fields` changed."""
-    record = {"endpoint": "/alter/table", "job_status": "DONE", "running": False, "progress": 100, "successful": True,
-              "response_encoding": "binary", "job_response": b"", "job_response_str": "", "status_map": {},
-              "info": {"job_tag": "t1", "job_id": "1"}, **fields}
-    return codec.encode_response("/get/job", record, encoding)
+    return codec.encode_response("/get/job", job_record(**fields), encoding)
+
+
+def answering(answers: dict[str, Callable[[dict], dict]]) -> Callable[[Request], Iterable[bytes]]:
+    """A cluster whose answers a test writes: `answers[path](request record) -> response record`, both
+    in Avro binary (kjob's default wire); a path without an answer is a 404."""
+    def reply(request: Request) -> Iterable[bytes]:
+        path = request.line.split(" ")[1]
+        if path not in answers:
+            yield http(b"", "404 Not Found", content_type="text/plain")
+            return
+        record = answers[path](codec.decode_request(path, request.body, "binary"))
+        yield http(codec.encode_response(path, record, "binary"))
+
+    return reply
 
 
 def error(message: str) -> bytes:

@@ -1,13 +1,64 @@
-"""What a terminal shows after a program's bytes: enough of a VT100 for rich's live display.
+"""kjob in a real terminal: run it on a pty (`run_in_pty`), and what the terminal shows after
+its bytes (`final_screen`, enough of a VT100 for rich's live display).
 
-Handles text, CR, LF, backspace, cursor up/down/column moves, erase in line and display, and
-ignores colours and modes. Lines wrap at `columns`, as a terminal's do. Used to assert whole
-lines of the final screen of `kjob wait` run in a pty.
+`final_screen` handles text, CR, LF, backspace, cursor up/down/column moves, erase in line and
+display, and ignores colours and modes. Lines wrap at `columns`, as a terminal's do. Used to
+assert whole lines of the final screen of `kjob wait` run in a pty.
 """
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+
+def run_in_pty(args: list[str], *, timeout: float = 30, columns: int = 140, stdout=None, env: dict | None = None,
+               when: tuple[bytes | tuple[bytes, ...], Callable[[subprocess.Popen], object]] | None = None,
+               answer: tuple[bytes, bytes] | None = None) -> tuple[int, str]:
+    """Run kjob with a pseudo-terminal as stdin, stdout and stderr; return its exit code and all it wrote there.
+
+    `stdout`: a file to take stdout instead (`kjob wait | tee log`); `when`: (text or texts,
+    action), the action run on kjob's process once every text has appeared (the emulator
+    stopped mid-wait, a signal sent...); `answer`: (prompt, reply), the reply typed once the prompt appeared."""
+    primary, secondary = pty.openpty()
+    full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "30", **(env or {})}
+    if "NO_COLOR" not in (env or {}):
+        full_env.pop("NO_COLOR", None)
+    process = subprocess.Popen([sys.executable, "-m", "kjob", *args], stdin=secondary,
+                               stdout=secondary if stdout is None else stdout, stderr=secondary, env=full_env,
+                               close_fds=True)
+    os.close(secondary)
+    output = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:  # EIO: the last holder of the terminal has gone
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if when is not None and all(text in output for text in
+                                            ((when[0],) if isinstance(when[0], bytes) else when[0])):
+                    when[1](process)
+                    when = None
+                if answer is not None and answer[0] in output:
+                    os.write(primary, answer[1])
+                    answer = None
+            elif process.poll() is not None:
+                break
+    finally:
+        os.close(primary)
+    return process.wait(timeout=5), output.decode("utf-8", "replace")
 
 CONTROL = re.compile(r"\x1b\[([?0-9;]*)([A-Za-z])|\x1b[()][A-Za-z0-9]|\x1b[=>78]|([\r\n\b])|([^\x1b\r\n\b]+)")
 

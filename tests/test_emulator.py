@@ -22,6 +22,7 @@ from pathlib import Path
 import gpudb
 import pytest
 import requests
+from conftest import call, get_job, post, wait_for
 
 from kjob.emulator import Emulator
 from kjob.emulator.faults import MODES
@@ -36,18 +37,6 @@ CITIES = ["Amsterdam", "Boston", "Chennai", "Dakar", "Edinburgh", "Florence"]
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def wait_for(condition, *, timeout: float = 5.0, interval: float = 0.01, what: str = "the condition"):
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def payload(endpoint: str, *, duration: float | None = 0.2, sql_encoding: str = "binary", **knobs: str) -> dict:
@@ -76,22 +65,6 @@ def create_job_record(endpoint: str, record: dict, request_encoding: str = "bina
             "options": {"job_tag": tag} if tag else {}}
 
 
-def post(url: str, endpoint: str, record: dict, encoding: str = "binary", *, path: str | None = None,
-         headers: dict | None = None, auth=None, timeout: float = 5) -> requests.Response:
-    """One request as the official client sends it, with plain `requests` (no session, no retries)."""
-    content_type = encodings.named(encoding).content_type
-    return requests.post(url + (path or endpoint), data=codec.encode_request(endpoint, record, encoding),
-                         headers={"Content-Type": content_type, "Accept": content_type, **(headers or {})},
-                         auth=auth, timeout=timeout)
-
-
-def call(url: str, endpoint: str, record: dict, encoding: str = "binary", **kwargs) -> dict:
-    """The decoded response record; an ERROR wrapper raises ServerRefused."""
-    response = post(url, endpoint, record, encoding, **kwargs)
-    assert response.status_code in (200, 400), (response.status_code, response.content[:200])
-    return codec.decode_response(endpoint, response.content, encoding)
-
-
 def refusal(url: str, endpoint: str, record: dict, encoding: str = "binary", **kwargs) -> str:
     """The message of the ERROR wrapper the server answers."""
     with pytest.raises(ServerRefused) as caught:
@@ -107,10 +80,6 @@ def submit(url: str, endpoint: str = "/alter/table", tag: str | None = None, req
            **payload_kwargs) -> dict:
     """Create a job over plain HTTP; the create_job_response."""
     return call(url, "/create/job", create_job_record(endpoint, payload(endpoint, **payload_kwargs), request_encoding, tag))
-
-
-def get_job(url: str, job_id: int = -1, tag: str = "") -> dict:
-    return call(url, "/get/job", {"job_id": job_id, "options": {"job_tag": tag} if tag else {}})
 
 
 def official_client(url: str, encoding: str = "BINARY", **settings) -> gpudb.GPUdb:
@@ -197,7 +166,7 @@ def test_official_client_runs_jobs_to_done(emulator, client_encoding):
     assert len({created.info["job_tag"] for created, _, _ in outcomes}) == 9, "generated tags must be unique"
     reference = official_client(emulator.url, "BINARY")
 
-    for (endpoint, request_encoding), (created, job, seen) in zip(combinations, outcomes):
+    for (endpoint, request_encoding), (created, job, seen) in zip(combinations, outcomes, strict=True):
         sql_encoding = "json" if request_encoding == "json" else "binary"
         assert created.job_id > 0 and created.info["query_id"]
         assert len(seen) >= 2, f"{endpoint} ({request_encoding}) was not seen RUNNING twice: {seen}"
@@ -330,10 +299,8 @@ def test_cancel_a_running_job_through_the_official_client(emulator, by):
     created_at = time.monotonic()
     created = db.create_job("/alter/table", "binary", data, data_str, {"job_tag": "to-cancel"})
     assert db.get_job(created.job_id).job_status == "RUNNING"
-    if by == "job_id":
-        answer = db.admin_alter_jobs([created.job_id], "cancel", {})
-    else:
-        answer = db.admin_alter_jobs([], "cancel", {"job_tag": "to-cancel"})
+    by_id = by == "job_id"
+    answer = db.admin_alter_jobs([created.job_id] if by_id else [], "cancel", {} if by_id else {"job_tag": "to-cancel"})
     assert answer.is_ok(), answer.get_error_msg()
     # The cancel lands at the job's next checkpoint (0.2 s by default), not at once.
     assert (answer.job_ids, answer.action, answer.status) == ([created.job_id], "cancel", ["RUNNING"])
@@ -492,7 +459,7 @@ def test_job_created_on_primary_is_on_backup_by_tag_with_another_id(ring):
     assert backup.get_job(backup_id).info["job_tag"] == "ha-job"
 
     listed = backup.admin_show_jobs({"show_async_jobs": "true"})
-    assert [job_id for job_id, endpoint in zip(listed.job_id, listed.endpoint_name) if endpoint != "/admin/show/jobs"] == [backup_id]
+    assert [job_id for job_id, endpoint in zip(listed.job_id, listed.endpoint_name, strict=True) if endpoint != "/admin/show/jobs"] == [backup_id]
     assert requests.get(ring.backup.url + "/emulator/jobs", timeout=5).json() == {"jobs": 1}
 
 
@@ -520,7 +487,7 @@ def test_backup_answers_and_finishes_the_job_after_primary_stops(ring):
     ring.primary.stop()
     assert time.monotonic() - began < 2
 
-    with pytest.raises(requests.ConnectionError, match="(?i)connection refused"):
+    with pytest.raises(requests.ConnectionError, match=r"(?i)connection refused"):
         status_body(ring.url, timeout=2)
     with pytest.raises(requests.ConnectionError):
         session.post(ring.url + "/get/job", data=b"", timeout=2)
@@ -987,7 +954,7 @@ def test_process_arms_faults_from_the_command_line(tmp_path):
         assert status_body(primary).status_code == 503
         assert status_body(primary).status_code == 200
     finally:
-        out, err = finish(process, signal.SIGTERM)
+        _, err = finish(process, signal.SIGTERM)
     assert process.returncode == 0, err
 
 
@@ -996,7 +963,8 @@ def test_process_refuses_a_bad_fault(tmp_path):
     done = subprocess.run([sys.executable, "-m", "kjob.emulator", "--port", "0", "--fault", "meltdown", "--url-file", str(url_file)],
                           capture_output=True, text=True, cwd=REPO, timeout=15)
     assert done.returncode == 2
-    assert "bad fault 'meltdown'" in done.stderr
+    assert done.stderr == ("kjob emulator: bad fault 'meltdown': expected MODE[@ENDPOINT][*COUNT], MODE one of "
+                           f"{', '.join(MODES)}\n")
     assert done.stdout == ""
     assert not url_file.exists()
 
@@ -1012,5 +980,5 @@ def test_process_wants_credentials_from_its_environment(tmp_path):
         assert status_body(url, auth=("bob", "pw-2")).status_code == 200
         assert status_body(url, headers={"Authorization": "Bearer tok-9"}).status_code == 200
     finally:
-        out, err = finish(process, signal.SIGTERM)
+        _, err = finish(process, signal.SIGTERM)
     assert process.returncode == 0, err

@@ -16,7 +16,7 @@ import sys
 
 import gpudb
 import pytest
-from conftest import run_cli, run_kjob
+from conftest import run_cli, run_kjob, sql, start
 
 from kjob.emulator import Emulator
 
@@ -29,10 +29,7 @@ def many(count: int) -> str:
 
 def sql_job(url: str, statement: str, *extra: str, **options: str) -> str:
     """Submit a statement as an /execute/sql job and wait for its end: its tag."""
-    data = json.dumps({"statement": statement, "options": {"emulator_duration": "0", **options}})
-    result = run_cli(["submit", "/execute/sql", "-q", "--url", url, "--data", data, *extra])
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
+    return start(url, "/execute/sql", sql(0, statement, **options), *extra)
 
 
 @pytest.fixture
@@ -60,7 +57,8 @@ def test_a_statement_the_engine_refuses_is_an_error_job_with_its_message(emulato
 
 
 def test_the_demo_tables_are_seeded(emulator):
-    tag = sql_job(emulator.url, "SELECT c.city, SUM(s.amount) AS total FROM sales s JOIN cities c ON c.id = s.city_id GROUP BY c.city ORDER BY c.city")
+    tag = sql_job(emulator.url, "SELECT c.city, SUM(s.amount) AS total FROM sales s JOIN cities c ON c.id = s.city_id"
+                                " GROUP BY c.city ORDER BY c.city")
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "jsonl"])
     assert result.stdout.splitlines() == ['{"city":"Amsterdam","total":162.75}', '{"city":"Boston","total":80.0}',
                                           '{"city":"Florence","total":310.0}']
@@ -125,10 +123,11 @@ def test_fetch_all_refuses_formats_it_cannot_stream(paged):
 
 def test_the_statements_limit_and_offset_page_too(emulator):
     data = json.dumps({"statement": "SELECT id FROM cities ORDER BY id", "offset": 2, "limit": 3, "options": {"emulator_duration": "0"}})
-    tag = run_cli(["submit", "/execute/sql", "-q", "--url", emulator.url, "--data", data]).stdout.strip()
+    tag = start(emulator.url, "/execute/sql", data)
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv", "--wait"])
     assert (result.exit_code, result.stdout) == (10, "id\n3\n4\n5\n")
-    assert "partial result: 3 of 6 rows" in result.stderr
+    assert re.fullmatch(r"kjob: partial result: 3 of 6 rows \(the server's max_get_records_size or the statement's limit\); "
+                        r"`fetch --all` reads the rest from paging table ki_home\.paging_[0-9a-f]{16}\n", result.stderr)
 
 
 def test_fetch_all_memory_stays_flat(tmp_path):
@@ -173,7 +172,9 @@ def test_a_partial_result_to_a_file_is_written_and_said(paged, tmp_path):
     tag = sql_job(paged.url, TWELVE)
     out = tmp_path / "rows.csv"
     result = run_cli(["fetch", tag, "--url", paged.url, "--format", "csv", "-o", str(out)])
-    assert result.exit_code == 10 and "partial result: 5 of 12 rows" in result.stderr
+    assert result.exit_code == 10
+    assert re.fullmatch(r"kjob: partial result: 5 of 12 rows \(the server's max_get_records_size or the statement's limit\); "
+                        r"`fetch --all` reads the rest from paging table ki_home\.paging_[0-9a-f]{16}\n", result.stderr)
     assert out.read_text() == "i,sq\n1,1\n2,4\n3,9\n4,16\n5,25\n"
 
 
@@ -181,7 +182,7 @@ def test_a_partial_result_to_a_file_is_written_and_said(paged, tmp_path):
 def test_blobs_and_mixed_columns_encode_in_both_sql_encodings(emulator, sql_encoding):
     data = json.dumps({"statement": "SELECT X'00ff' AS blob, 1 AS n UNION ALL SELECT X'41', 2.5", "encoding": sql_encoding,
                        "options": {"emulator_duration": "0"}})
-    tag = run_cli(["submit", "/execute/sql", "-q", "--url", emulator.url, "--data", data]).stdout.strip()
+    tag = start(emulator.url, "/execute/sql", data)
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "jsonl", "--wait"])
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]

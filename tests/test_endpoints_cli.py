@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 
-from conftest import run_cli
+from conftest import created_jobs, run_cli, start
+
 from kjob.protocol import schemas
 
 
@@ -64,7 +65,7 @@ def test_a_skeleton_is_accepted_by_submit_file_as_it_is(emulator, tmp_path):
         path.write_text(skeleton.stdout)
         submitted = run_cli(["submit", endpoint, "--file", str(path), "--url", emulator.url, "-q"])
         assert submitted.exit_code == 0, submitted.stderr
-    assert emulator.ring.count() == 3
+    assert emulator.job_count() == 3
     assert json.loads(run_cli(["submit", "/alter/table", "--skeleton"]).stdout) == {
         "table_name": "", "action": "", "value": "", "options": {}}
     both = run_cli(["submit", "/alter/table", "--skeleton", "--data", "{}"])
@@ -72,17 +73,18 @@ def test_a_skeleton_is_accepted_by_submit_file_as_it_is(emulator, tmp_path):
     assert both.stderr == ("kjob: --skeleton prints a payload to fill in and sends nothing: "
                            "do not also give --data, --file or --avro\n")
     unknown = run_cli(["submit", "/show/widgets", "--skeleton"])
-    assert unknown.exit_code == 2 and "kjob has no request schema for /show/widgets" in unknown.stderr
+    assert (unknown.exit_code, unknown.stderr) == (2, "kjob: kjob has no request schema for /show/widgets: give --schema FILE "
+                                                "(its Avro schema), or send the payload as JSON with --encoding json\n")
 
 
-def test_scalars_in_a_string_map_become_the_strings_kinetica_expects(emulator):
+def test_scalars_in_a_string_map_become_the_strings_kinetica_expects(recording):
     data = {"table_name": "t", "filepaths": ["/data/a.csv"],
             "options": {"batch_size": 1000, "truncate_table": True, "ratio": 0.5, "mode": "x"}}
-    result = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--encoding", "json",
+    result = run_cli(["submit", "/insert/records/fromfiles", "--url", recording.url, "-q", "--encoding", "json",
                       "--data", json.dumps(data)])
     assert result.exit_code == 0, result.stderr
-    (job,) = emulator.ring.jobs.values()
-    assert job.request["options"] == {"batch_size": "1000", "truncate_table": "true", "ratio": "0.5", "mode": "x"}
+    (job,) = created_jobs(recording)
+    assert job["request"]["options"] == {"batch_size": "1000", "truncate_table": "true", "ratio": "0.5", "mode": "x"}
 
 
 def test_bad_payloads_say_what_and_send_nothing(emulator):
@@ -101,7 +103,7 @@ def test_bad_payloads_say_what_and_send_nothing(emulator):
     nested = run_cli(["submit", "/admin/add/ranks", "--url", emulator.url, "--data",
                       '{"hosts": ["h"], "config_params": [{"a": "1"}, {"b": []}]}'])
     assert (nested.exit_code, nested.stderr) == (2, "kjob: config_params[1].b: expected a string, got list\n")
-    assert emulator.ring.count() == 0
+    assert emulator.job_count() == 0
 
 
 def test_fetch_rows_of_aggregate_groupby_and_the_whole_response(emulator):
@@ -120,7 +122,7 @@ def test_fetch_rows_of_aggregate_groupby_and_the_whole_response(emulator):
 
 def test_fetch_shows_a_plain_response_with_bytes_as_base64(emulator):
     data = {"table_name": "t", "options": {"emulator_duration": "0"}}
-    tag = run_cli(["submit", "/show/table", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    tag = start(emulator.url, "/show/table", json.dumps(data))
     assert run_cli(["wait", tag, "--url", emulator.url, "-q"]).exit_code == 0
     shown = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
     assert shown["table_name"] == "t" and shown["table_names"] == ["t"]  # echoed, and named for the request field
@@ -139,12 +141,12 @@ def test_submit_completes_endpoint_names():
 
 def test_an_insert_job_reports_what_it_did(emulator):
     data = {"table_name": "sales", "filepaths": ["kifs://data/sales.csv"], "options": {"emulator_duration": "0"}}
-    tag = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    tag = start(emulator.url, "/insert/records/fromfiles", json.dumps(data))
     assert run_cli(["wait", tag, "--url", emulator.url, "-q"]).exit_code == 0
     shown = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
     assert shown["table_name"] == "sales" and 1 <= shown["count_inserted"] <= 999
     assert shown["count_skipped"] == shown["count_updated"] == 0
     assert [f["name"] for f in json.loads(shown["type_definition"])["fields"]] == ["id", "city", "temperature"]
-    again = run_cli(["submit", "/insert/records/fromfiles", "--url", emulator.url, "-q", "--data", json.dumps(data)]).stdout.strip()
+    again = start(emulator.url, "/insert/records/fromfiles", json.dumps(data))
     assert run_cli(["wait", again, "--url", emulator.url, "-q"]).exit_code == 0
     assert json.loads(run_cli(["fetch", again, "--url", emulator.url]).stdout) == shown  # deterministic

@@ -72,6 +72,7 @@ def test_every_endpoint_in_every_encoding_through_the_emulator(instant):
                 created = post(session, instant.url, "/create/job", {
                     "endpoint": endpoint, "request_encoding": encoding, "data": data, "data_str": data_str,
                     "options": {"job_tag": tag}})
+                # The emulator's own decoding of each payload is what this walk tests; no endpoint returns it.
                 received = instant.ring.jobs[tag].request
                 assert payload.to_json_value(received) == expected, (endpoint, encoding)
                 job = post(session, instant.url, "/get/job", {"job_id": created["job_id"], "options": {}})
@@ -123,7 +124,7 @@ def test_gpudb_runs_every_endpoint_as_a_job_on_the_emulator(instant):
             assert job["job_status"] == "DONE", endpoint
             decoded = db.gpudb_schemas[endpoint]["RSP_SCHEMA"].decode(job["job_response"])
             assert list(decoded) == schemas.endpoint(endpoint).response.field_names
-            if endpoint == "/update/records":  # the union, both branches
+            if endpoint == "/update/records":  # the union, both branches, as the emulator decoded them
                 assert payload.to_json_value(instant.ring.jobs[f"sample-{index}"].request)["new_values_maps"] == \
                     [{"new_values_maps-ключ": "new_values_maps-é😀", "new_values_maps-null": None}]
             if endpoint == "/aggregate/groupby":

@@ -10,23 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import alter, run_cli, run_kjob, start
+from hostile_server import Hostile, answering
 
-from conftest import run_cli, run_kjob
-from stub_cluster import StubCluster
-
-ALTER = {"table_name": "t", "action": "refresh", "value": ""}
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start(url: str, duration: float, *extra: str) -> str:
-    payload = {**ALTER, "options": {"emulator_duration": str(duration)}}
-    result = run_cli(["submit", "/alter/table", "-q", "--url", url, "--data", json.dumps(payload), *extra])
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
-
-
 def test_cluster_options_before_the_command(emulator):
-    tag = start(emulator.url, 0)
+    tag = start(emulator.url, "/alter/table", alter(0))
     before = run_kjob(["--url", emulator.url, "status", tag, "--json"])
     after = run_kjob(["status", tag, "--url", emulator.url, "--json"])
     assert before.returncode == after.returncode == 0, before.stderr
@@ -54,7 +45,7 @@ def test_durations_as_people_write_them(text, seconds):
 
 
 def test_timeout_and_interval_take_durations(emulator):
-    slow = start(emulator.url, 30)
+    slow = start(emulator.url, "/alter/table", alter(30))
     started = time.monotonic()
     result = run_cli(["wait", slow, "--url", emulator.url, "--timeout", "800ms", "--interval", "1s", "-q"])
     assert result.exit_code == 4 and time.monotonic() - started < 5
@@ -73,8 +64,8 @@ def test_nothing_listening_is_one_line_with_the_url_and_what_to_do():
 
 
 def test_list_has_a_header_newest_first_and_counts_the_hidden_ended_jobs(emulator):
-    done = [start(emulator.url, 0) for _ in range(2)]
-    running = [start(emulator.url, 30), start(emulator.url, 30)]
+    done = [start(emulator.url, "/alter/table", alter(0)) for _ in range(2)]
+    running = [start(emulator.url, "/alter/table", alter(30)), start(emulator.url, "/alter/table", alter(30))]
     result = run_cli(["list", "--url", emulator.url])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -95,7 +86,7 @@ def test_list_shows_the_servers_own_status_words():
             "time_received": [1_700_000_000_000, 1_700_000_060_000], "auth_id": ["anonymous", "anonymous"],
             "source_ip": ["127.0.0.1:5000"] * 2, "query_text": [""] * 2, "user_data": [""] * 2, "flags": [""] * 2,
             "info": {"job_tag": "a,b"}}
-    with StubCluster({"/admin/show/jobs": lambda request: rows}) as stub:
+    with Hostile(answering({"/admin/show/jobs": lambda request: rows}), max_connections=100) as stub:
         result = run_cli(["list", "--all", "--url", stub.url])
     assert result.stdout.splitlines() == [
         "ID  STATUS      ENDPOINT      RECEIVED              USER       TAG",
@@ -105,8 +96,8 @@ def test_list_shows_the_servers_own_status_words():
 
 
 def test_at_last_on_a_cluster_not_in_use_says_so(emulator):
-    tag = start(emulator.url, 0)
-    with StubCluster({}) as other:  # a cluster that does not know the job (it answers 404: no /get/job there)
+    tag = start(emulator.url, "/alter/table", alter(0))
+    with Hostile(answering({}), max_connections=100) as other:  # a cluster that does not know the job (it answers 404: no /get/job there)
         result = run_cli(["status", "@last", "--url", other.url])
     assert result.stderr.splitlines()[0] == (
         f"kjob: warning: @last is job 1 (tag {tag}), submitted to {emulator.url}, not to a cluster in use ({other.url}); "
@@ -151,6 +142,6 @@ def test_the_hidden_count_leaves_out_the_listing_requests_themselves():
                 "auth_id": ["anonymous"] * len(jobs), "source_ip": [""] * len(jobs), "query_text": [""] * len(jobs),
                 "user_data": [""] * len(jobs), "flags": [""] * len(jobs), "info": {}}
 
-    with StubCluster({"/admin/show/jobs": rows}) as stub:
+    with Hostile(answering({"/admin/show/jobs": rows}), max_connections=100) as stub:
         result = run_cli(["list", "--url", stub.url])
     assert result.exit_code == 0 and result.stderr == "kjob: 1 ended job not shown (--all shows them)\n"

@@ -273,7 +273,7 @@ def test_constructor_requests(construction, client_encoding):
             calls = capture.take()
             assert [c.path for c in calls] == [path for path, _ in expected]
             encoding = CLIENT_ENCODINGS[client_encoding]
-            for call, (_, user_agent) in zip(calls, expected):
+            for call, (_, user_agent) in zip(calls, expected, strict=True):
                 assert_same_request(call, call.path, {"options": {}}, encoding)
                 assert call.headers["User-Agent"].startswith(user_agent)
                 assert call.headers["Authorization"] is None

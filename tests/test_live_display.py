@@ -8,9 +8,8 @@ import json
 import re
 import time
 
-from conftest import run_kjob
-from screen import final_screen
-from test_wait_fetch import alter, run_in_pty, start
+from conftest import alter, run_kjob, start
+from screen import final_screen, run_in_pty
 
 TIME = r"\d:\d\d:\d\d"
 FULL = "━" * 40
@@ -85,7 +84,7 @@ def test_json_on_a_shared_terminal_never_mixes_with_the_bars(emulator):
 def test_a_job_unreachable_mid_wait_shows_so_with_its_last_status(emulator):
     tag = start(emulator.url, "/alter/table", alter(30))
     code, output = run_in_pty(["wait", tag, "--url", emulator.url, "--interval", "0.2", "--timeout", "3"],
-                              when=(b"RUNNING", emulator.primary.stop))
+                              when=(b"RUNNING", lambda _: emulator.primary.stop()))
     assert code == 4
     screen = [line for line in final_screen(output, 140) if line]
     notes = [line for line in screen if line.startswith(f"kjob: job {tag} unreachable; last seen RUNNING ")]

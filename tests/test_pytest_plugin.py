@@ -7,7 +7,6 @@ import re
 import sys
 from pathlib import Path
 
-
 pytest_plugins = ["pytester"]
 
 README = Path(__file__).resolve().parent.parent / "README.md"

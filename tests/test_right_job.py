@@ -7,9 +7,8 @@ import json
 import time
 
 import pytest
-
 from conftest import run_cli, run_kjob
-from stub_cluster import StubCluster, job_answer
+from hostile_server import Hostile, answering, job_record
 
 ALTER = {"table_name": "t", "action": "refresh", "value": ""}
 SQL = {"statement": "SELECT 1"}
@@ -69,10 +68,10 @@ def test_reuse_reports_the_same_job_and_refuses_another_endpoint(emulator):
 ])
 def test_an_answer_about_another_job_is_a_protocol_error_for_that_job(answered, said):
     def get_job(request: dict) -> dict:
-        record = job_answer("DONE", running=False, **{"tag": "t", "job_id": 1, **answered})
+        record = job_record("DONE", running=False, **{"tag": "t", "job_id": 1, **answered})
         return record
 
-    with StubCluster({"/get/job": get_job}) as stub:
+    with Hostile(answering({"/get/job": get_job}), max_connections=100) as stub:
         ref = "t" if "job_id" not in answered else "1"
         line = f"job {ref}: {stub.url} {said}; not taken as this job's outcome"
         for command in (["status"], ["wait", "--progress", "plain"]):
@@ -87,7 +86,7 @@ def test_an_answer_about_another_job_is_a_protocol_error_for_that_job(answered, 
 
 @pytest.mark.parametrize("word", ["done", "Done", "dOnE"])
 def test_known_status_words_in_any_case(word):
-    with StubCluster({"/get/job": lambda request: job_answer(word, running=False, tag="t")}) as stub:
+    with Hostile(answering({"/get/job": lambda request: job_record(word, running=False, tag="t")}), max_connections=100) as stub:
         started = time.monotonic()
         result = run_cli(["wait", "t", "--url", stub.url, "--progress", "plain"])
         assert result.exit_code == 0 and time.monotonic() - started < 5
@@ -96,14 +95,14 @@ def test_known_status_words_in_any_case(word):
 
 
 def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_9():
-    with StubCluster({"/get/job": lambda request: job_answer("FINISHED", running=False, tag="t")}) as stub:
+    with Hostile(answering({"/get/job": lambda request: job_record("FINISHED", running=False, tag="t")}), max_connections=100) as stub:
         started = time.monotonic()
         result = run_kjob(["wait", "t", "--url", stub.url, "--progress", "plain"], timeout=30)
         assert result.returncode == 9 and time.monotonic() - started < 10
         assert result.stdout.decode() == ("job t /alter/table: already FINISHED: a status kjob does not know "
                                           "(not DONE, ERROR or CANCELLED)\n")
         status = run_cli(["status", "t", "--url", stub.url])
-        assert status.exit_code == 9 and "FINISHED" in status.stdout
+        assert (status.exit_code, status.stdout) == (9, f"job 1  FINISHED  100%  /alter/table  tag t  on {stub.url}\n")
         fetched = run_cli(["fetch", "t", "--url", stub.url])
         assert (fetched.exit_code, fetched.stdout) == (9, "")
         assert fetched.stderr == ("kjob: job t is no longer running, with a status kjob does not know: 'FINISHED' "
@@ -111,11 +110,11 @@ def test_an_unknown_word_on_a_job_no_longer_running_ends_the_wait_with_exit_9():
 
 
 def test_an_unknown_word_on_a_running_job_waits_only_to_the_deadline():
-    with StubCluster({"/get/job": lambda request: job_answer("queued", running=True, progress=5, tag="t")}) as stub:
+    with Hostile(answering({"/get/job": lambda request: job_record("queued", running=True, progress=5, tag="t")}), max_connections=100) as stub:
         started = time.monotonic()
         result = run_cli(["wait", "t", "--url", stub.url, "--timeout", "1", "--progress", "plain"])
         assert result.exit_code == 4 and time.monotonic() - started < 5
-        assert "kjob: timed out; still running on the server: t (5%)" in result.stderr.splitlines()
+        assert result.stderr == "kjob: job t /alter/table: queued 5%\nkjob: timed out; still running on the server: t (5%)\n"
         status = run_cli(["status", "t", "--url", stub.url])  # running, in its own word: as RUNNING is
         assert (status.exit_code, status.stderr) == (0, "")
         assert status.stdout == f"job 1  queued    5%  /alter/table  tag t  on {stub.url}\n"
@@ -127,7 +126,7 @@ def test_an_unknown_word_on_a_running_job_waits_only_to_the_deadline():
     ("tag:a\nb", "kjob: job tag 'a\\nb' may hold only letters, digits, '_' and '-'"),
 ])
 def test_refs_of_other_digits_or_characters_are_exit_2(emulator, ref, said):
-    assert submit(emulator.url, "-q")[0] == 0  # job 1 exists; `١` must not name it
+    assert submit(emulator.url, "-q")[0] == 0  # job 1 exists; `١` must not name it  # noqa: RUF003 (the case: a digit of another script)
     for command in ("status", "wait", "cancel", "fetch"):
         result = run_cli([command, ref, "--url", emulator.url])
         assert (result.exit_code, result.stdout, result.stderr) == (2, "", said + "\n"), command

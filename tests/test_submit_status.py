@@ -7,7 +7,8 @@ import json
 import gpudb
 import pytest
 import snappy
-from conftest import run_cli, run_kjob
+from conftest import created_jobs, run_cli, run_kjob
+from screen import run_in_pty
 
 from kjob.emulator import Emulator
 
@@ -25,19 +26,19 @@ def submit(url: str, *args: str, input: str | None = None):
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("source", ["data", "file", "file-dash", "piped"])
-def test_every_source_and_encoding_reaches_the_server_as_the_same_request(emulator, tmp_path, encoding, source):
+def test_every_source_and_encoding_reaches_the_server_as_the_same_request(recording, tmp_path, encoding, source):
     text = json.dumps(ALTER)
     path = tmp_path / "payload.json"
     path.write_text(text)
     args = {"data": ["--data", text], "file": ["--file", str(path)], "file-dash": ["--file", "-"], "piped": []}[source]
     stdin = text if source in ("file-dash", "piped") else None
-    result = submit(emulator.url, "/alter/table", "--encoding", encoding, "--json", *args, input=stdin)
+    result = submit(recording.url, "/alter/table", "--encoding", encoding, "--json", *args, input=stdin)
     assert result.exit_code == 0, result.stderr
     created = json.loads(result.stdout)
     assert set(created) >= {"job_id", "job_tag", "endpoint", "query_id", "cluster"}
-    job = emulator.ring.jobs[created["job_tag"]]
-    assert job.request_encoding == encoding
-    assert job.request == ALTER_FULL
+    (job,) = created_jobs(recording)
+    assert (job["request_encoding"], job["options"]["job_tag"]) == (encoding, created["job_tag"])
+    assert job["request"] == ALTER_FULL
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -84,7 +85,7 @@ def test_submit_quiet_prints_one_ref_that_status_accepts(emulator):
 def test_submit_human_output_names_job_tag_and_endpoint(emulator):
     result = submit(emulator.url, "/alter/table", "--tag", "nightly-1", "--data", json.dumps(ALTER))
     assert result.exit_code == 0
-    assert "nightly-1" in result.stdout and "/alter/table" in result.stdout and "job 1" in result.stdout
+    assert result.stdout == f"job 1 submitted: /alter/table, tag nightly-1, on {emulator.url}\n"
 
 
 def test_tag_from_payload_submits_once(emulator):
@@ -104,55 +105,58 @@ def test_a_tag_in_use_fails_with_exit_8_by_default(emulator):
     assert submit(emulator.url, "/alter/table", "--tag", "t-dup", "--data", json.dumps(ALTER)).exit_code == 0
     again = submit(emulator.url, "/alter/table", "--tag", "t-dup", "--data", json.dumps(ALTER))
     assert again.exit_code == 8
-    assert "already" in again.stderr and "--if-exists reuse" in again.stderr
+    assert again.stderr == (f"kjob: server refused /create/job on {emulator.url}: Job tag 't-dup' already exists "
+                            "(tag 't-dup' already names a job; --if-exists reuse reports that job instead)\n")
     assert emulator.job_count() == 1
 
 
-def test_unknown_endpoint_goes_as_json_or_with_a_schema(emulator, tmp_path):
-    refused = submit(emulator.url, "/show/widgets", "--data", "{}")
-    assert refused.exit_code == 2 and "--schema" in refused.stderr
+def test_unknown_endpoint_goes_as_json_or_with_a_schema(recording, tmp_path):
+    refused = submit(recording.url, "/show/widgets", "--data", "{}")
+    assert (refused.exit_code, refused.stderr) == (2, "kjob: kjob has no request schema for /show/widgets: give --schema FILE "
+                                                "(its Avro schema), or send the payload as JSON with --encoding json\n")
     schema = {"type": "record", "name": "alter_table_request", "fields": [
         {"name": "table_name", "type": "string"}, {"name": "action", "type": "string"},
         {"name": "value", "type": "string"}, {"name": "options", "type": {"type": "map", "values": "string"}}]}
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(schema))
-    with_schema = submit(emulator.url, "/alter/table", "--schema", str(path), "--data", json.dumps(ALTER_FULL), "--json")
+    with_schema = submit(recording.url, "/alter/table", "--schema", str(path), "--data", json.dumps(ALTER_FULL), "--json")
     assert with_schema.exit_code == 0, with_schema.stderr
-    assert emulator.ring.jobs[json.loads(with_schema.stdout)["job_tag"]].request == ALTER_FULL
+    assert [job["request"] for job in created_jobs(recording)] == [ALTER_FULL]
 
 
-def test_avro_payload_goes_as_is(emulator, tmp_path):
-    db = gpudb.GPUdb(host=emulator.url)
+def test_avro_payload_goes_as_is(recording, tmp_path):
+    db = gpudb.GPUdb(host=recording.url)
     avro = db.gpudb_schemas["/alter/table"]["REQ_SCHEMA"].encode(ALTER_FULL)
     path = tmp_path / "payload.avro"
     path.write_bytes(avro)
     for encoding in ("binary", "snappy"):
-        result = submit(emulator.url, "/alter/table", "--avro", str(path), "--encoding", encoding, "--json")
+        result = submit(recording.url, "/alter/table", "--avro", str(path), "--encoding", encoding, "--json")
         assert result.exit_code == 0, result.stderr
-        job = emulator.ring.jobs[json.loads(result.stdout)["job_tag"]]
-        assert (job.request, job.request_encoding) == (ALTER_FULL, encoding)
+        job = created_jobs(recording)[-1]
+        assert (job["request"], job["request_encoding"]) == (ALTER_FULL, encoding)
+        assert encoding != "binary" or job["data"] == avro  # the file's bytes, not re-encoded
 
 
 BAD_PAYLOADS = [
-    (["--data", '{"table_name": "t",'], "line 1, column"),
-    (["--data", '{"table_name": 5, "action": "a", "value": ""}'], "table_name"),
-    (["--data", '{"action": "a", "value": ""}'], "table_name"),
-    (["--data", '{"table_name": "t", "action": "a", "value": "", "colour": "red"}'], "colour"),
-    (["--data", ""], "empty"),
-    (["--data", "{}", "--file", "x.json"], "not both"),
-    (["--tag", "bad tag", "--data", "{}"], "letters, digits"),
-    (["--file", "/nonexistent/payload.json"], "cannot read"),
-    (["--file", "/"], "directory"),
+    (["--data", '{"table_name": "t",'],
+     "--data is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 20"),
+    (["--data", '{"table_name": 5, "action": "a", "value": ""}'], "table_name: expected a string, got int"),
+    (["--data", '{"action": "a", "value": ""}'], "table_name: required field is missing"),
+    (["--data", '{"table_name": "t", "action": "a", "value": "", "colour": "red"}'],
+     "payload: unknown field 'colour' (not in alter_table_request)"),
+    (["--data", ""], "--data is empty: expected a JSON object"),
+    (["--data", "{}", "--file", "x.json"], "give the payload once: --data or --file, not both"),
+    (["--tag", "bad tag", "--data", "{}"], "tag 'bad tag' may hold only letters, digits, '_' and '-'"),
+    (["--file", "/nonexistent/payload.json"], "payload: cannot read /nonexistent/payload.json: No such file or directory"),
+    (["--file", "/"], "payload: / is a directory, not a file"),
 ]
 
 
-@pytest.mark.parametrize("args, named", BAD_PAYLOADS)
-def test_bad_input_is_one_line_exit_2_and_nothing_sent(args, named):
+@pytest.mark.parametrize("args, said", BAD_PAYLOADS)
+def test_bad_input_is_one_line_exit_2_and_nothing_sent(args, said):
     with Emulator(port=0, record=True) as emu:
         result = submit(emu.url, "/alter/table", *args)
-        assert result.exit_code == 2
-        assert named in result.stderr
-        assert result.stderr.count("\n") == 1 and result.stderr.startswith("kjob: ")
+        assert (result.exit_code, result.stderr) == (2, f"kjob: {said}\n")
         assert result.stdout == ""
         assert emu.primary.recorded == []
 
@@ -179,10 +183,13 @@ def test_status_exit_codes_follow_the_job(emulator):
     job("gone-1", "cancelled")
     assert run_cli(["status", "ok-1", "--url", emulator.url]).exit_code == 0
     failed = run_cli(["status", "bad-1", "--url", emulator.url])
-    assert failed.exit_code == 1 and "disk full" in failed.stdout and "ERROR" in failed.stderr
+    assert (failed.exit_code, failed.stdout, failed.stderr) == (
+        1, f"job 2  ERROR   60%  /alter/table  tag bad-1  on {emulator.url}\n  error: disk full\n",
+        "kjob: job bad-1 ended in ERROR: disk full\n")
     assert run_cli(["status", "gone-1", "--url", emulator.url]).exit_code == 3
     missing = run_cli(["status", "424242", "--url", emulator.url])
-    assert missing.exit_code == 5 and "not found" in missing.stderr
+    assert (missing.exit_code, missing.stderr) == (
+        5, f"kjob: job 424242 not found on {emulator.url} (looked up by id): Job 424242 not found\n")
     assert run_cli(["status", "ok-1", "bad-1", "gone-1", "--url", emulator.url]).exit_code == 1
     assert run_cli(["status", "ok-1", "gone-1", "424242", "--url", emulator.url]).exit_code == 5
 
@@ -197,21 +204,21 @@ def test_status_of_several_jobs_as_json_lines(emulator):
 def test_status_when_the_server_refuses(emulator):
     emulator.primary.faults.add("refuse@/get/job")
     result = run_cli(["status", "1", "--url", emulator.url])
-    assert result.exit_code == 8 and "Emulated refusal" in result.stderr
+    assert (result.exit_code, result.stderr) == (8, f"kjob: server refused /get/job on {emulator.url}: Emulated refusal\n")
 
 
 def test_no_cluster_reachable_is_exit_7_naming_the_cluster():
     result = run_kjob(["status", "1", "--url", "http://127.0.0.1:9", "--http-timeout", "2"])
     assert result.returncode == 7
-    last = result.stderr.decode().strip().splitlines()[-1]
-    assert "http://127.0.0.1:9" in last and "connection refused" in last
-    assert b"Traceback" not in result.stderr
+    assert result.stderr.decode() == (
+        "kjob: no cluster answered /get/job: nothing is listening at http://127.0.0.1:9 (connection refused); give your "
+        "cluster's URL with --url or KJOB_URL, or start the emulator: python -m kjob.emulator\n")
 
 
 def test_credentials_refused_is_exit_6_without_failover(secured):
     result = run_cli(["status", "1", "--url", secured.url], env={"KJOB_USER": "alice", "KJOB_PASSWORD": "wrong"})
-    assert result.exit_code == 6 and "401" in result.stderr
-    assert "wrong" not in result.stderr
+    assert (result.exit_code, result.stderr) == (
+        6, f"kjob: credentials refused by {secured.url} (HTTP 401): check KJOB_USER and KJOB_PASSWORD, or KJOB_TOKEN\n")
 
 
 @pytest.mark.parametrize("env", [
@@ -252,11 +259,14 @@ def test_url_with_a_path_prefix(emulator):
     assert result.exit_code == 0, result.stderr
 
 
-@pytest.mark.parametrize("url, named", [("localhost:9191", "no scheme"), ("http://localhost:99999", "bad port"),
-                                       ("ftp://localhost", "http or https")])
-def test_bad_urls_are_exit_2(url, named):
+@pytest.mark.parametrize("url, said", [
+    ("localhost:9191", "kjob: cluster URL 'localhost:9191' has no scheme: write http://localhost:9191 or https://..."),
+    ("http://localhost:99999", "kjob: cluster URL 'http://localhost:99999' has a bad port (a number from 1 to 65535)"),
+    ("ftp://localhost", "kjob: cluster URL 'ftp://localhost': the scheme must be http or https"),
+])
+def test_bad_urls_are_exit_2(url, said):
     result = run_cli(["status", "1", "--url", url])
-    assert result.exit_code == 2 and named in result.stderr
+    assert (result.exit_code, result.stderr) == (2, said + "\n")
 
 
 def test_urls_from_kjob_url_comma_separated(ring):
@@ -276,14 +286,15 @@ def test_profile_supplies_url_and_options_give_way(emulator, tmp_path):
     assert run_cli(["status", "1", "--profile", "broken", "--http-timeout", "1"], env=env).exit_code == 7
     assert run_cli(["status", "1", "--profile", "broken", "--url", emulator.url], env=env).exit_code == 0
     unknown = run_cli(["status", "1", "--profile", "nope"], env=env)
-    assert unknown.exit_code == 2 and "unknown profile 'nope'" in unknown.stderr
+    assert (unknown.exit_code, unknown.stderr) == (2, f"kjob: unknown profile 'nope' in {config} (profiles: broken, dev)\n")
 
 
 def test_malformed_config_names_file_and_line(tmp_path):
     config = tmp_path / "kjob.toml"
     config.write_text('[profiles.dev]\nurl = "http://x:1"\nuser = \n')
     result = run_cli(["status", "1"], env={"KJOB_CONFIG": str(config)})
-    assert result.exit_code == 2 and str(config) in result.stderr and "line 3" in result.stderr
+    assert (result.exit_code, result.stderr) == (
+        2, f"kjob: config file {config} is not valid TOML: Invalid value (at line 3, column 8)\n")
 
 
 def test_subprocess_exit_codes_and_one_line_errors(emulator):
@@ -297,31 +308,8 @@ def test_subprocess_exit_codes_and_one_line_errors(emulator):
 
 def test_password_prompt_on_a_terminal(secured):
     """With a user and no password, kjob asks on the terminal, without echo, and uses the answer."""
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    primary, secondary = pty.openpty()
-    env = {**os.environ, "KJOB_USER": "alice"}
-    process = subprocess.Popen([sys.executable, "-m", "kjob", "status", "no-such-job", "--url", secured.url],
-                               stdin=secondary, stdout=secondary, stderr=secondary, env=env)
-    os.close(secondary)
-    seen = b""
-    while b"Password for alice" not in seen:
-        chunk = os.read(primary, 1024)
-        assert chunk, seen
-        seen += chunk
-    os.write(primary, b"s3cret-pw\n")
-    rest = b""
-    while True:
-        try:
-            chunk = os.read(primary, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        rest += chunk
-    assert process.wait(timeout=30) == 5  # authenticated: the job simply does not exist
-    assert b"s3cret-pw" not in seen + rest and b"not found" in rest
-    os.close(primary)
+    code, screen = run_in_pty(["status", "no-such-job", "--url", secured.url], env={"KJOB_USER": "alice"},
+                              answer=(b"Password for alice", b"s3cret-pw\n"))
+    assert code == 5, screen  # authenticated: the job simply does not exist
+    assert "s3cret-pw" not in screen
+    assert screen.splitlines()[-1] == f"kjob: job no-such-job not found on {secured.url} (looked up by tag): Job with tag 'no-such-job' not found"

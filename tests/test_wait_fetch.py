@@ -5,44 +5,20 @@ from __future__ import annotations
 import base64
 import json
 import os
-import pty
 import re
-import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import gpudb
 import pytest
-from conftest import run_cli, run_kjob
+from conftest import alter, get_job, run_cli, run_kjob, sql, start, wait_for
+from screen import run_in_pty
 
 from kjob.emulator import Emulator
 
 ANSI = re.compile(r"\x1b\[")
-
-
-def alter(duration: float, outcome: str = "done", message: str = "disk full") -> str:
-    options = {"emulator_duration": str(duration), "emulator_outcome": outcome, "emulator_error_message": message}
-    return json.dumps({"table_name": "t", "action": "refresh", "value": "", "options": options})
-
-
-def sql(duration: float) -> str:
-    return json.dumps({"statement": "SELECT * FROM cities", "options": {"emulator_duration": str(duration)}})
-
-
-def start(url: str, endpoint: str, payload: str, *extra: str) -> str:
-    result = run_cli(["submit", endpoint, "-q", "--url", url, "--data", payload, *extra])
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("outcomes, code", [
@@ -58,7 +34,7 @@ def test_wait_exits_with_the_worst_outcome(emulator, outcomes, code):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted(r["job_tag"] for r in records) == sorted(tags)
     expected = {"done": "DONE", "error": "ERROR", "cancelled": "CANCELLED"}
-    assert {r["job_tag"]: r["job_status"] for r in records} == {t: expected[o] for t, o in zip(tags, outcomes)}
+    assert {r["job_tag"]: r["job_status"] for r in records} == {t: expected[o] for t, o in zip(tags, outcomes, strict=True)}
     assert all(r["exit_code"] == {"DONE": 0, "ERROR": 1, "CANCELLED": 3}[r["job_status"]] for r in records)
 
 
@@ -96,11 +72,11 @@ def test_plain_output_off_a_terminal_has_no_ansi_no_carriage_returns_and_a_line_
     lines = stderr.splitlines()
     outcomes = result.stdout.decode().splitlines()  # the outcome of each job is data, on stdout
     assert not ANSI.search(result.stdout.decode()) and len(outcomes) == 2
-    for tag, final in zip(tags, ("DONE", "ERROR")):
+    for tag, final in zip(tags, ("DONE", "ERROR"), strict=True):
         mine = [line for line in lines if tag in line and "ended in" not in line]
         assert [re.search(r": (RUNNING|DONE|ERROR)", line).group(1) for line in mine] == ["RUNNING"]
         assert re.fullmatch(rf"job {tag} /alter/table: {final} \(waited \d\.\d s\)" + (": disk full" if final == "ERROR" else ""),
-                            [line for line in outcomes if tag in line][0])
+                            next(line for line in outcomes if tag in line))
     assert lines[-1] == "kjob: 1 DONE, 1 ERROR"
 
 
@@ -127,39 +103,6 @@ def test_no_color_and_dumb_terminals_get_no_bars(emulator):
         assert result.returncode == 0 and not ANSI.search(result.stderr.decode())
 
 
-def run_in_pty(args: list[str], timeout: float = 30, columns: int = 140, stdout=None,
-               when: tuple[bytes, Callable[[], None]] | None = None) -> tuple[int, str]:
-    """Run kjob with a pseudo-terminal as stdin, stdout and stderr; return its exit code and screen bytes.
-
-    `stdout`: a file to take stdout instead (`kjob wait | tee log`); `when`: (text, action), the
-    action run once the text has appeared on the screen (the emulator stopped mid-wait...)."""
-    primary, secondary = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "30"}
-    env.pop("NO_COLOR", None)
-    process = subprocess.Popen([sys.executable, "-m", "kjob", *args], stdin=secondary,
-                               stdout=secondary if stdout is None else stdout, stderr=secondary, env=env, close_fds=True)
-    os.close(secondary)
-    output = bytearray()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-            if when is not None and when[0] in output:
-                when[1]()
-                when = None
-        elif process.poll() is not None:
-            break
-    os.close(primary)
-    return process.wait(timeout=5), output.decode("utf-8", "replace")
-
-
 def test_bars_in_a_real_terminal_and_every_outcome_on_the_final_screen(emulator):
     tags = [start(emulator.url, "/execute/sql", sql(1.0)),
             start(emulator.url, "/alter/table", alter(0.8, "error", "disk full")),
@@ -170,7 +113,7 @@ def test_bars_in_a_real_terminal_and_every_outcome_on_the_final_screen(emulator)
     assert "\x1b[" in screen  # with colour and cursor movement
     assert "all 3 jobs" in screen
     final = screen[screen.rindex("job "):]  # the summary table after the bars
-    for tag, status in zip(tags, ("DONE", "ERROR", "CANCELLED")):
+    for tag, status in zip(tags, ("DONE", "ERROR", "CANCELLED"), strict=True):
         assert re.search(re.escape(tag) + r".*" + status, final), (tag, status)
     assert "disk full" in final
 
@@ -182,9 +125,10 @@ def test_timeout_stops_waiting_and_says_what_still_runs(emulator):
     result = run_cli(["wait", slow, quick, "--url", emulator.url, "--timeout", "0.8", "--json"])
     assert time.monotonic() - started < 4
     assert result.exit_code == 4
-    assert slow in result.stderr and "still running" in result.stderr
+    assert result.stderr.splitlines()[-2:] == ["kjob: 1 still running, 1 DONE", result.stderr.splitlines()[-1]]
+    assert re.fullmatch(rf"kjob: timed out; still running on the server: {slow} \(\d+%\)", result.stderr.splitlines()[-1])
     assert [json.loads(line)["job_tag"] for line in result.stdout.splitlines()] == [quick]
-    assert emulator.ring.jobs[slow].state(time.monotonic())[0] == "RUNNING"
+    assert get_job(emulator.url, tag=slow)["job_status"] == "RUNNING"
 
 
 def test_timeout_zero_looks_once(emulator):
@@ -217,7 +161,7 @@ def test_ctrl_c_leaves_the_job_running_and_exits_130(emulator):
     process, tag, stderr = interrupt_wait(emulator)
     assert process.returncode == 130
     assert "go on" in stderr and tag in stderr and "Traceback" not in stderr
-    assert emulator.ring.jobs[tag].state(time.monotonic())[0] == "RUNNING"
+    assert get_job(emulator.url, tag=tag)["job_status"] == "RUNNING"
 
 
 def test_cancel_on_interrupt_cancels_the_job(emulator):
@@ -275,7 +219,7 @@ def gpudb_view(url: str, tag: str, encoding: str) -> tuple[dict, object]:
 @pytest.mark.parametrize("endpoint, payload", [("/alter/table", alter(0)), ("/execute/sql", sql(0))])
 def test_fetch_equals_what_gpudb_decodes(emulator, encoding, endpoint, payload):
     tag = start(emulator.url, endpoint, payload, "--encoding", encoding)
-    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    wait_for(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
     fetched = run_cli(["fetch", tag, "--url", emulator.url, "--format", "response"])
     assert fetched.exit_code == 0, fetched.stderr
     job, theirs = gpudb_view(emulator.url, tag, "binary")
@@ -287,7 +231,7 @@ def test_fetch_equals_what_gpudb_decodes(emulator, encoding, endpoint, payload):
 
 def test_fetch_sql_rows_in_every_format(emulator):
     tag = start(emulator.url, "/execute/sql", sql(0))
-    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    wait_for(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
     rows = json.loads(run_cli(["fetch", tag, "--url", emulator.url]).stdout)
     assert rows[0] == {"id": 1, "city": "Amsterdam", "temperature": 11.2}
     assert rows[4]["temperature"] is None and len(rows) == 6
@@ -305,9 +249,9 @@ def test_fetch_of_a_job_that_has_not_ended_well(emulator):
     failed = start(emulator.url, "/alter/table", alter(0, "error", "disk full"))
     cancelled = start(emulator.url, "/alter/table", alter(0, "cancelled"))
     still = run_cli(["fetch", running, "--url", emulator.url])
-    assert still.exit_code == 4 and "--wait" in still.stderr
+    assert (still.exit_code, still.stderr) == (4, f"kjob: job {running} is still RUNNING (0%): add --wait to wait for it\n")
     failure = run_cli(["fetch", failed, "--url", emulator.url])
-    assert failure.exit_code == 1 and "disk full" in failure.stderr and failure.stdout == ""
+    assert (failure.exit_code, failure.stdout, failure.stderr) == (1, "", f"kjob: job {failed} ended in ERROR: disk full\n")
     assert run_cli(["fetch", cancelled, "--url", emulator.url]).exit_code == 3
     assert run_cli(["fetch", "no-such-tag", "--url", emulator.url]).exit_code == 5
     assert run_cli(["fetch", running, "--url", emulator.url, "--format", "csv"]).exit_code == 4
@@ -321,7 +265,7 @@ def test_fetch_wait_waits_first(emulator):
 
 def test_fetch_output_file_is_written_whole(emulator, tmp_path):
     tag = start(emulator.url, "/execute/sql", sql(0))
-    wait_until(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
+    wait_for(lambda: run_cli(["status", tag, "--url", emulator.url, "-q"]).stdout.strip() == "DONE")
     (tmp_path / "out").mkdir()
     target = tmp_path / "out" / "rows.csv"
     result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv", "-o", str(target)])
@@ -347,7 +291,8 @@ def test_a_failed_fetch_leaves_the_old_file_and_no_partial_one(emulator, tmp_pat
 def test_fetch_to_a_missing_folder_is_exit_2(emulator, tmp_path):
     tag = start(emulator.url, "/alter/table", alter(0))
     result = run_cli(["fetch", tag, "--url", emulator.url, "-o", str(tmp_path / "nope" / "x.json")])
-    assert result.exit_code == 2 and "cannot write" in result.stderr
+    assert (result.exit_code, result.stderr) == (
+        2, f"kjob: cannot write {tmp_path / 'nope' / 'x.json'}: No such file or directory\n")
 
 
 def test_fetch_pretty_on_a_terminal_compact_in_a_pipe(emulator):
