@@ -30,7 +30,7 @@ from kjob.errors import (
     ServerRefused,
     SubmitUncertain,
 )
-from kjob.jobs import JobRef, JobState, other_job, status_word
+from kjob.model import Created, JobRef, JobState, other_job, status_word
 from kjob.protocol import avro, codec, schemas
 from kjob.transport import (
     READ_CHUNK,
@@ -83,27 +83,6 @@ class ClusterFailed(Exception):
 
 class SkipCluster(Exception):
     """This cluster cannot be asked this (a job id that belongs to another cluster)."""
-
-
-class Created(NamedTuple):
-    """A job /create/job started, or found already started under its tag."""
-
-    job_id: int
-    job_tag: str
-    endpoint: str
-    query_id: str
-    cluster: str
-    existed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "job_tag": self.job_tag,
-            "endpoint": self.endpoint,
-            "query_id": self.query_id,
-            "cluster": self.cluster,
-            "existed": self.existed,
-        }
 
 
 class SinkFailed(Exception):

@@ -14,7 +14,7 @@ from typing import IO, Any
 import click
 
 from kjob.config import redact_url
-from kjob.jobs import ref_text
+from kjob.model import ref_text
 from kjob.sanitize import json_visible, redact, safe, visible
 
 MAX_BARS = 20  # job bars on screen at once; the overall bar stands for the rest
