@@ -1,7 +1,8 @@
 """One exception family for everything a user should see as one line, with its exit code.
 
 The exit codes are kjob's contract with scripts; they are the same for every subcommand and
-are listed in `kjob --help` and the README (EXIT_CODES below is the one source of both).
+are listed in `kjob --help` and the README (ExitStatus below is the one source of both, and of
+the tables derived from it).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import click
+
 
 class ExitStatus(IntEnum):
     """Every exit code kjob returns, once, with the text `kjob --help` and the README show."""

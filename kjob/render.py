@@ -14,6 +14,7 @@ from typing import IO, Any
 import click
 
 from kjob.config import redact_url
+from kjob.errors import ERROR_WORDS
 from kjob.model import ref_text
 from kjob.sanitize import json_visible, redact, safe, visible
 
@@ -233,9 +234,6 @@ def shorten_middle(text: str, width: int) -> str:
         return text[:width]
     head = max(1, (width - 1) // 3)
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
-
-
-ERROR_WORDS = {5: "NOT FOUND", 6: "UNAUTHORIZED", 7: "UNREACHABLE", 8: "REFUSED"}
 
 
 def _outcome_text(job) -> str:
