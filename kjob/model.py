@@ -229,3 +229,19 @@ def listed_job(job_id: int, job_status: str, endpoint: str, received_ms: int, us
     return {"job_id": job_id, "job_status": job_status, "endpoint": endpoint, "job_tag": tag or None,
             "time_received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(received_ms / 1000)), "user": user,
             "cluster": cluster}
+
+
+def cancel_record(state: JobState, *, already_ended: bool, server_status: str) -> dict[str, Any]:
+    """The --json line of `kjob cancel` for one job: status's shape plus what the cancel did."""
+    return {**state.as_json(), "cancelled": state.job_status == "CANCELLED" and not already_ended,
+            "already_ended": already_ended, "server_status": server_status}
+
+
+def wait_record(job) -> dict[str, Any]:
+    """The --json line of `kjob wait` for one job (ops.wait.Followed): status's shape (or, never
+    seen, the job as named) plus ref, exit_code and elapsed."""
+    record: dict[str, Any] = job.state.as_json() if job.state else {"job_id": job.ref.job_id, "job_tag": job.ref.tag}
+    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3)}
+    if job.error is not None:
+        record["error"] = job.error.message
+    return record

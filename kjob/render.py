@@ -15,7 +15,7 @@ import click
 
 from kjob.config import redact_url
 from kjob.errors import ERROR_WORDS
-from kjob.model import ref_text
+from kjob.model import cancel_record, ref_text, wait_record
 from kjob.sanitize import json_visible, redact, safe, visible
 
 MAX_BARS = 20  # job bars on screen at once; the overall bar stands for the rest
@@ -152,9 +152,7 @@ class Renderer:
     def cancelled(self, state, *, already_ended: bool, server_status: str) -> None:
         """What `cancel` did to one job."""
         if self.as_json:
-            record = {**state.as_json(), "cancelled": state.job_status == "CANCELLED" and not already_ended,
-                      "already_ended": already_ended, "server_status": server_status}
-            return self.json_line(record)
+            return self.json_line(cancel_record(state, already_ended=already_ended, server_status=server_status))
         if self.quiet:
             return self.data(state.job_status)
         name = f"job {state.job_id if state.job_id is not None else '?'} (tag {state.tag or '-'})"
@@ -562,15 +560,6 @@ def _end_line(job) -> str:
         text = f"job {_ref_label(job)} {state.endpoint}: {state.job_status} (waited {job.elapsed:.1f} s)"
     detail = _problem_text(job)
     return f"{text}: {detail}" if detail else text
-
-
-def wait_record(job) -> dict[str, Any]:
-    """The --json line of `kjob wait` for one job: status's shape plus ref, exit_code and elapsed."""
-    record: dict[str, Any] = job.state.as_json() if job.state else {"job_id": job.ref.job_id, "job_tag": job.ref.tag}
-    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3)}
-    if job.error is not None:
-        record["error"] = job.error.message
-    return record
 
 
 def _markdown_cell(text: str) -> str:

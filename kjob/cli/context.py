@@ -23,6 +23,7 @@ from kjob.config import (
     split_urls,
     state_folder,
 )
+from kjob.errors import BadInput
 from kjob.history import History
 from kjob.ops.context import App
 from kjob.ops.wait import WaitOptions
@@ -36,7 +37,9 @@ def make_app(ctx: click.Context, cluster: ClusterOptions, *, as_json: bool = Fal
     from kjob.sanitize import forget_secrets
 
     forget_secrets()  # a run knows the secrets of its own settings (tests run many in one process)
-    profile: Profile = ctx.meta.get("kjob.profile") or Profile()
+    profile: Profile | BadInput = ctx.meta.get("kjob.profile") or Profile()
+    if isinstance(profile, BadInput):
+        raise profile
     render = Renderer(as_json=as_json, quiet=quiet, verbose=cluster.verbose)
     for warning in profile.warnings:
         render.warning(warning)

@@ -65,12 +65,20 @@ class Duration(click.ParamType):
 
 def use_profile(ctx: click.Context, param: click.Parameter, name: str | None) -> str | None:
     """--profile (eager, so it runs before the other options take their values): the profile's
-    options become the command's defaults, below the command line and the environment."""
+    options become the command's defaults, below the command line and the environment.
+
+    A profile that cannot be loaded is kept as an error for when the command runs
+    (cli.context.make_app), so that `--help` still shows the help."""
     if ctx.resilient_parsing:
         return name
     from kjob.config import load_profile
+    from kjob.errors import BadInput
 
-    profile = load_profile(name, os.environ)
+    try:
+        profile = load_profile(name, os.environ)
+    except BadInput as exc:
+        ctx.meta["kjob.profile"] = exc
+        return name
     ctx.default_map = {**profile.options, **(ctx.default_map or {})}
     ctx.meta["kjob.profile"] = profile
     return name
