@@ -26,6 +26,10 @@ from kjob.errors import EXIT_CODES, ExitStatus, Interrupted, Terminated
 # click command is its function `<name>` (`list_command` for list, which shadows a builtin).
 COMMANDS = ("submit", "status", "wait", "fetch", "cancel", "list", "history", "endpoints", "completion", "help")
 
+
+def _function_of(name: str) -> str:
+    return "list_command" if name == "list" else name
+
 ENVIRONMENT = {
     "KJOB_URL": "cluster URLs, comma-separated, primary first (else KI_URL)",
     "KJOB_USER": "user for basic auth (else KI_USER)",
@@ -58,7 +62,7 @@ def _docstring_of(name: str) -> str | None:
     import ast
     from importlib.util import find_spec
 
-    function = "list_command" if name == "list" else name
+    function = _function_of(name)
     with open(find_spec(f"kjob.cli.{name}").origin, encoding="utf-8") as source:
         tree = ast.parse(source.read())
     return next(ast.get_docstring(node) for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function)
@@ -76,7 +80,7 @@ class KjobGroup(click.Group):
         if name == "help":
             return help_command
         module = importlib.import_module(f"kjob.cli.{name}")
-        command = getattr(module, "list_command" if name == "list" else name)
+        command = getattr(module, _function_of(name))
         command.short_help = short_help(command.help)
         return command
 

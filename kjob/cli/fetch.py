@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from kjob.cli.options import ClusterOptions, cluster_options, complete_refs, timeout_option, wait_options
+from kjob.cli.options import (
+    ClusterOptions,
+    cluster_options,
+    complete_refs,
+    timeout_option,
+    wait_options,
+)
+
+if TYPE_CHECKING:
+    from kjob.ops.wait import WaitOptions
 
 FORMATS = ("json", "jsonl", "csv", "table", "response")
 
@@ -27,7 +37,7 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 @cluster_options
 @click.pass_context
 def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, every: bool, then_wait: bool,
-          timeout: float | None, waiting, cluster: ClusterOptions) -> None:
+          timeout: float | None, waiting: WaitOptions, cluster: ClusterOptions) -> None:
     """Print a finished job's response, decoded to JSON (or --raw bytes)."""
     from kjob.cli.context import make_app, wait_display
     from kjob.ops.fetch import Destination, check_format

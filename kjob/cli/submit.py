@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from kjob.cli.options import (
@@ -13,6 +15,9 @@ from kjob.cli.options import (
     timeout_option,
     wait_options,
 )
+
+if TYPE_CHECKING:
+    from kjob.ops.wait import WaitOptions
 
 
 @click.command()
@@ -37,7 +42,7 @@ from kjob.cli.options import (
 @click.pass_context
 def submit(ctx: click.Context, endpoint: str, data: str | None, file: str | None, avro_file: str | None,
            schema_file: str | None, encoding: str, tag: str | None, tag_from_payload: bool, tag_key: str, if_exists: str,
-           then_wait: bool, skeleton: bool, timeout: float | None, as_json: bool, quiet: bool, waiting,
+           then_wait: bool, skeleton: bool, timeout: float | None, as_json: bool, quiet: bool, waiting: WaitOptions,
            cluster: ClusterOptions) -> None:
     """Start ENDPOINT as a job with a payload from --data, --file or stdin."""
     from kjob.ops.submit import SubmitRequest, skeleton_for

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from kjob.cli.options import ClusterOptions, refs_command, wait_options
+
+if TYPE_CHECKING:
+    from kjob.ops.wait import WaitOptions
 
 
 @refs_command("One deadline for the whole wait (seconds, or 90s, 5m, 1h30m); 0 looks once (exit 4).",
               extra=(wait_options,))
 def wait(ctx: click.Context, refs: tuple[str, ...], timeout: float | None, as_json: bool, quiet: bool,
-         waiting, cluster: ClusterOptions) -> None:
+         waiting: WaitOptions, cluster: ClusterOptions) -> None:
     """Follow jobs until every one has ended; exit with the worst outcome.
 
     REF...: job ids or tags, followed together, each to its end.
