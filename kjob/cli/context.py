@@ -32,8 +32,7 @@ from kjob.render import Renderer
 
 def make_app(ctx: click.Context, cluster: ClusterOptions, *, as_json: bool = False, quiet: bool = False,
              timeout: float | None = None) -> App:
-    """Settings from the options (click already applied environment and profile), frozen;
-    --timeout becomes the command's one deadline."""
+    """What an operation is given, from the options (click already applied environment and profile)."""
     from kjob.sanitize import forget_secrets
 
     forget_secrets()  # a run knows the secrets of its own settings (tests run many in one process)
@@ -43,8 +42,16 @@ def make_app(ctx: click.Context, cluster: ClusterOptions, *, as_json: bool = Fal
     render = Renderer(as_json=as_json, quiet=quiet, verbose=cluster.verbose)
     for warning in profile.warnings:
         render.warning(warning)
+    from_command_line = ctx.get_parameter_source("urls") == click.core.ParameterSource.COMMANDLINE
+    settings = make_settings(cluster, profile, render, timeout, urls_typed=from_command_line)
+    return App(settings, render, History(state_folder(os.environ)))
+
+
+def make_settings(cluster: ClusterOptions, profile: Profile, render: Renderer, timeout: float | None, *,
+                  urls_typed: bool) -> Settings:
+    """The frozen Settings: clusters, credentials, and --timeout as the command's one deadline."""
     clusters = [parse_cluster_url(url) for url in split_urls(cluster.urls) or [DEFAULT_URL]]
-    if any(each.password for each in clusters) and ctx.get_parameter_source("urls") == click.core.ParameterSource.COMMANDLINE:
+    if urls_typed and any(each.password for each in clusters):
         render.warning("a password in --url shows in the process list (ps) and the shell's history: set KJOB_PASSWORD,"
                        " or use --password-stdin or a profile's password_file")
     user, password, token = resolve_credentials(
@@ -52,16 +59,9 @@ def make_app(ctx: click.Context, cluster: ClusterOptions, *, as_json: bool = Fal
         prompt=lambda text: click.prompt(text, hide_input=True, err=True),
     )
     settings = Settings(
-        urls=tuple(each.url for each in clusters),
-        user=user,
-        password=password,
-        token=token,
-        ca_bundle=cluster.ca_bundle,
-        insecure=cluster.insecure,
-        http_timeout=cluster.http_timeout,
-        wire=cluster.wire,
-        deadline=None if timeout is None else time.monotonic() + timeout,
-        discover=cluster.discover,
+        urls=tuple(each.url for each in clusters), user=user, password=password, token=token,
+        ca_bundle=cluster.ca_bundle, insecure=cluster.insecure, http_timeout=cluster.http_timeout, wire=cluster.wire,
+        deadline=None if timeout is None else time.monotonic() + timeout, discover=cluster.discover,
     )
     if settings.insecure:
         render.warning("--insecure: TLS certificates are not checked")
@@ -69,7 +69,7 @@ def make_app(ctx: click.Context, cluster: ClusterOptions, *, as_json: bool = Fal
         auth = "bearer token" if token else (f"basic auth as {user}" if user else "none")
         render.trace(f"kjob {__version__}: clusters {', '.join(redact_url(u) for u in settings.urls)}; auth: {auth}"
                      + (f"; profile {profile.name}" if profile.name else ""))
-    return App(settings, render, History(state_folder(os.environ)))
+    return settings
 
 
 def wait_display(app: App, waiting: WaitOptions, *, outcomes: bool = True):
