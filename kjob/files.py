@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from kjob.errors import KjobError
+from kjob.errors import ExitStatus, KjobError
 
 
 class OutputFailed(KjobError):
     """The output file could not be written; the old file (if any) is kept as it was."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 @contextmanager

@@ -39,7 +39,7 @@ def test_help_command_and_did_you_mean():
 @pytest.mark.parametrize("text, seconds", [("90", 90), ("0.5", 0.5), ("90s", 90), ("5m", 300), ("1h30m", 5400),
                                            ("1m30s", 90), ("250ms", 0.25)])
 def test_durations_as_people_write_them(text, seconds):
-    from kjob.commands import Duration
+    from kjob.cli.options import Duration
 
     assert Duration().convert(text, None, None) == seconds
 

@@ -9,33 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 from kjob.config import Settings
 from kjob.errors import JobNotFound, NoClusterReachable, ServerRefused, SubmitUncertain
 from kjob.http.exchange import ClusterFailed, Discard, Exchange, Reports
 from kjob.http.ring import Ring, SkipCluster
 from kjob.http.session import FileData, Session, StreamedBody
-from kjob.jobs import JobRef, JobState, other_job, status_word
+from kjob.model import Created, JobRef, JobState, other_job, status_word
 from kjob.protocol import codec, schemas
 
 NOT_FOUND = re.compile(r"\bnot found\b", re.IGNORECASE)
 DUPLICATE_TAG = re.compile(r"already exists|duplicate", re.IGNORECASE)
 NO_ID = -1  # the job_id sent with a look-up by tag (the tag wins)
-
-
-class Created(NamedTuple):
-    """A job /create/job started, or found already started under its tag."""
-
-    job_id: int
-    job_tag: str
-    endpoint: str
-    query_id: str
-    cluster: str
-    existed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return self._asdict()
 
 
 def _report(name: str) -> property:

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from kjob.config import redact_url
-from kjob.jobs import ref_text
+from kjob.model import cancel_record, ref_text
 from kjob.output.rows import json_text
 from kjob.output.terminal import STATUS_COLOURS, Terminal
 from kjob.sanitize import redact, safe
@@ -210,8 +210,7 @@ class JsonLines(Renderer):
         self.json_line(described)
 
     def cancelled(self, state, *, already_ended: bool, server_status: str) -> None:
-        self.json_line({**state.as_json(), "cancelled": state.job_status == "CANCELLED" and not already_ended,
-                        "already_ended": already_ended, "server_status": server_status})
+        self.json_line(cancel_record(state, already_ended=already_ended, server_status=server_status))
 
     def job_list(self, rows: list[dict], hidden: int = 0) -> None:
         for row in rows:

@@ -6,13 +6,8 @@ The bars, the outcome lines, the --json records, the summary table and the step 
 
 from __future__ import annotations
 
-from typing import Any
 
-from kjob.errors import CredentialsRefused, JobNotFound, NoClusterReachable, ServerRefused
-
-# What kept kjob from seeing a job, by exit code (a ProtocolError shares NoClusterReachable's)
-ERROR_WORDS = {JobNotFound.exit_code: "NOT FOUND", CredentialsRefused.exit_code: "UNAUTHORIZED",
-               NoClusterReachable.exit_code: "UNREACHABLE", ServerRefused.exit_code: "REFUSED"}
+from kjob.errors import ERROR_WORDS
 
 
 def ref_label(job) -> str:
@@ -70,12 +65,3 @@ def end_line(job) -> str:
         text = f"job {ref_label(job)} {state.endpoint}: {state.job_status} (waited {job.elapsed:.1f} s)"
     detail = problem_text(job)
     return f"{text}: {detail}" if detail else text
-
-
-def wait_record(job) -> dict[str, Any]:
-    """The --json line of `kjob wait` for one job: status's shape plus ref, exit_code and elapsed."""
-    record: dict[str, Any] = job.state.as_json() if job.state else {"job_id": job.ref.job_id, "job_tag": job.ref.tag}
-    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3)}
-    if job.error is not None:
-        record["error"] = job.error.message
-    return record

@@ -1,6 +1,6 @@
 """What `kjob wait` shows while jobs run, chosen once: rich bars, plain lines, or nothing.
 
-Told by the follower (kjob.follow) what happens, a display draws bars or writes lines on
+Told by the follower (kjob.ops.wait) what happens, a display draws bars or writes lines on
 stderr. Outcomes are data: one line per job on stdout (or --json records). On a terminal with
 bars, stdout shares the screen: JSON records wait until the bars are gone, and the summary
 table stands for the outcome lines. rich is imported only when bars are drawn.
@@ -12,7 +12,8 @@ from typing import IO, Any
 
 from kjob.config import redact_url
 from kjob.output.lines import Renderer, failover_text
-from kjob.output.outcomes import end_line, outcome_text, problem_text, ref_label, table_status, wait_record, waited
+from kjob.model import wait_record
+from kjob.output.outcomes import end_line, outcome_text, problem_text, ref_label, table_status, waited
 from kjob.output.summary import write_step_summary
 from kjob.output.terminal import STATUS_COLOURS, Terminal
 from kjob.sanitize import safe

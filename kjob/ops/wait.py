@@ -1,7 +1,8 @@
-"""Following jobs to their end: concurrent polls over one session, backing off to an interval.
+"""kjob wait (and submit --wait, fetch --wait): following jobs to their end, concurrent polls
+over one session, backing off to an interval.
 
-No printing: what happens is told to a listener (the renderer), and the outcome of every job
-is returned. A job is polled soon after it is first seen, then less and less often up to
+No printing: what happens is told to a listener (the display the click layer chose), and the
+outcome of every job is returned. A job is polled soon after it is first seen, then less and less often up to
 `interval`, so a short job ends quickly and a long one costs little.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kjob.errors import (
+    Interrupted,
     JobNotFound,
     KjobError,
     NoClusterReachable,
@@ -20,7 +22,8 @@ from kjob.errors import (
     ProtocolError,
     ServerRefused,
 )
-from kjob.jobs import JobRef, JobState, error_for, exit_code_of
+from kjob.model import JobRef, JobState, error_for, exit_code_of, worst
+from kjob.ops.context import App
 
 FIRST_POLL = 0.2  # seconds before the second look at a job (for up to CROWD jobs)
 CROWD = 20  # past this many jobs, the first pauses grow in proportion, so polls stay at about 100/s
@@ -28,6 +31,18 @@ POLL_GROWTH = 1.5  # each later look waits this much longer, up to the interval
 UNREACHABLE_GRACE = 60.0  # seconds no cluster may answer before the wait gives up on a job
 END_MARGIN = 0.1  # seconds after a job's expected end to look at it
 MAX_WORKERS = 8  # concurrent polls, and so at most this many connections per cluster
+
+
+@dataclass(frozen=True)
+class WaitOptions:
+    """How to wait, as the wait options gave it (the display itself is chosen by the click layer)."""
+
+    interval: float
+    progress: str
+    log_every: float
+    not_found_grace: float
+    fail_fast: bool
+    cancel_on_interrupt: bool
 
 
 @dataclass
@@ -73,6 +88,48 @@ class Listener(Protocol):
     def ended(self, job: Followed) -> None: ...
 
     def trouble(self, job: Followed, text: str) -> None: ...
+
+
+def wait(app: App, refs: list[JobRef], options: WaitOptions, display) -> int:
+    """Follow jobs to their end (or the command's deadline), told to `display` (a
+    render.WaitDisplay); the exit code of the outcome."""
+    client = app.client()
+    client.on_failover = display.failover
+    client.on_retry = display.retry  # above the bars, and once per outage rather than once per poll
+    if client.trace is not None:
+        client.trace = display.trace  # --verbose lines go above the bars too
+    started = time.monotonic()
+    jobs = [Followed(ref, started=started) for ref in refs]
+    display.start(jobs)
+    try:
+        follow(client, jobs, display, interval=options.interval, fail_fast=options.fail_fast,
+               not_found_grace=options.not_found_grace, deadline=app.settings.deadline)
+    except KeyboardInterrupt:
+        display.stop(jobs, timed_out=False)
+        running = [job for job in jobs if not job.finished]
+        raise Interrupted(stop_following(app, running, options.cancel_on_interrupt)) from None
+    except BaseException:
+        display.abort()  # give the terminal back (cursor, line) before the error is shown
+        raise
+    stopped_early = options.fail_fast and any(job.finished and job.exit_code != 0 for job in jobs)
+    display.stop(jobs, timed_out=any(not job.finished for job in jobs) and not stopped_early)
+    return worst([job.exit_code for job in jobs])
+
+
+def stop_following(app: App, running: list[Followed], cancel: bool) -> str:
+    """What Ctrl-C leaves behind: the jobs go on, or (--cancel-on-interrupt) are cancelled."""
+    if not running:
+        return "interrupted"
+    if not cancel:
+        return "interrupted; the jobs go on on the server: " + ", ".join(str(job.ref) for job in running)
+    results = []
+    for job in running:
+        try:
+            status, _ = app.client().cancel_job(job.ref)
+            results.append(f"{job.ref}: {status}" if status.upper() == "CANCELLED" else f"{job.ref}: cancel requested")
+        except KjobError as exc:
+            results.append(f"{job.ref}: not cancelled ({exc.message})")
+    return "interrupted; cancelled " + "; ".join(results)
 
 
 def follow(

@@ -1,4 +1,4 @@
-"""Where a finished job's response goes: decoded or raw, to stdout or (atomically) to a file.
+"""kjob fetch: a finished job's response, decoded or raw, to stdout or (atomically) to a file.
 
 The response arrives through a sink while /get/job is read from the socket: raw bytes go
 straight to their file in chunks; a response to decode is gathered into one buffer of its
@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import base64
 import io
-import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, Any
 
-from kjob.errors import BadInput, KjobError, PartialResult
+from kjob.errors import BadInput, KjobError, NotFinished, PartialResult
 from kjob.files import atomic_output
-from kjob.jobs import JobState
+from kjob.model import JobRef, JobState, error_for
+from kjob.ops.context import App
 from kjob.output.rows import RowStream, write_response, write_rows
-from kjob.output.terminal import colour_allowed
 from kjob.protocol import encodings, payload, records
 
 ROWS_ONLY_FORMATS = ("csv", "table")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the response goes: FILE (-o), or stdout with what the click layer knows of it."""
+
+    output: str | None
+    stdout: IO[str]
+    stdout_terminal: bool  # pretty on a terminal, compact to a pipe; --raw refuses a terminal
+    colour: bool
 
 
 class BufferSink:
@@ -66,17 +76,18 @@ class FileSink:
 class StdoutSink:
     """Writes a response to stdout as it arrives; what is written cannot be taken back."""
 
-    def __init__(self) -> None:
+    def __init__(self, where: Destination) -> None:
+        self.where = where
         self.written = 0
 
     def begin(self, size: int) -> None:
         if self.written:
             raise KjobError(f"the answer broke off after {self.written} bytes went to stdout; use -o FILE to get it whole")
-        if sys.stdout.isatty():
+        if self.where.stdout_terminal:
             raise BadInput("--raw would write Avro binary to the terminal: add -o FILE or pipe it")
 
     def write(self, chunk: bytes) -> None:
-        sys.stdout.buffer.write(chunk)
+        self.where.stdout.buffer.write(chunk)
         self.written += len(chunk)
 
 
@@ -88,28 +99,38 @@ def check_format(raw: bool, fmt: str | None, every: bool = False) -> None:
         raise BadInput("--all streams every row of a result: use --format json, jsonl or csv (not --raw)")
 
 
-def fetch(app, ref, *, raw: bool, output: str | None, fmt: str | None, every: bool = False) -> None:
+def fetch(app: App, ref: JobRef, where: Destination, *, raw: bool, fmt: str | None, every: bool = False) -> None:
     """Get a DONE job's response and write it as asked (anything else raises its error)."""
-    from kjob.app import finished_job
-
-    if raw and output is not None:
-        with atomic_output(output) as handle:
+    if raw and where.output is not None:
+        with atomic_output(where.output) as handle:
             state = finished_job(app, ref, FileSink(handle))
             if not encodings.answered_in(state.response_encoding).avro:
                 handle.write(state.job_response_str.encode("utf-8"))
         return
     if raw:
-        state = finished_job(app, ref, StdoutSink())
+        state = finished_job(app, ref, StdoutSink(where))
         if not encodings.answered_in(state.response_encoding).avro:
-            sys.stdout.buffer.write(state.job_response_str.encode("utf-8"))
-        sys.stdout.buffer.flush()
+            where.stdout.buffer.write(state.job_response_str.encode("utf-8"))
+        where.stdout.buffer.flush()
         return
     sink = BufferSink()
     state = finished_job(app, ref, sink)
-    write_decoded(state, sink, output, fmt, app if every else None)
+    write_decoded(state, sink, where, fmt, app if every else None)
 
 
-def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: str | None, pager=None) -> None:
+def finished_job(app: App, ref: JobRef, sink=None) -> JobState:
+    """The job, DONE, its response given to `sink`; a job that ended badly raises its error,
+    one still running NotFinished."""
+    state = app.client().get_job(ref, sink)
+    problem = error_for(state)
+    if problem is not None:
+        raise problem
+    if not state.finished:
+        raise NotFinished(f"job {ref} is still {state.job_status} ({state.progress}%): add --wait to wait for it")
+    return state
+
+
+def write_decoded(state: JobState, sink: BufferSink, where: Destination, fmt: str | None, pager: App | None = None) -> None:
     """Rows (json, jsonl, csv, table) for a dynamic-schema response, else (and for --format
     response) the whole response; bytes fields as base64 text. A result the server cut is said
     on stderr (PartialResult, once the rows are written), or, given `pager` (the app: fetch
@@ -128,8 +149,8 @@ def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: st
         rows = [printable(row) for row in rows]
         more = bool(value.get("has_more_records"))
         if more and pager is not None and value.get("paging_table"):
-            return _write_text(output, lambda stream, pretty, colour: _write_all_pages(pager, value, headers, rows, stream, fmt, pretty))
-        _write_text(output, lambda stream, pretty, colour: write_rows(stream, fmt, headers, rows, pretty=pretty, colour=colour))
+            return _write_text(where, lambda stream, pretty, colour: _write_all_pages(pager, value, headers, rows, stream, fmt, pretty))
+        _write_text(where, lambda stream, pretty, colour: write_rows(stream, fmt, headers, rows, pretty=pretty, colour=colour))
         if more:
             table = value.get("paging_table") or ""
             rest = f"`fetch --all` reads the rest from paging table {table}" if table else "the server named no paging table"
@@ -138,7 +159,7 @@ def write_decoded(state: JobState, sink: BufferSink, output: str | None, fmt: st
         return None
     value = printable(value)
     one_line = fmt == "jsonl"
-    return _write_text(output, lambda stream, pretty, colour: write_response(stream, value, pretty=pretty and not one_line))
+    return _write_text(where, lambda stream, pretty, colour: write_response(stream, value, pretty=pretty and not one_line))
 
 
 def printable(value: Any) -> Any:
@@ -152,7 +173,7 @@ def printable(value: Any) -> Any:
     return value
 
 
-def _write_all_pages(app, value: dict, headers: list[str], first: list[dict], stream: IO[str], fmt: str, pretty: bool) -> None:
+def _write_all_pages(app: App, value: dict, headers: list[str], first: list[dict], stream: IO[str], fmt: str, pretty: bool) -> None:
     """The first page, then the paging table read with /get/records/bycolumn a page at a time:
     each page is decoded, written and let go, so memory stays flat whatever the row count."""
     rows_out = RowStream(stream, fmt, headers, pretty=pretty)
@@ -173,14 +194,13 @@ def _write_all_pages(app, value: dict, headers: list[str], first: list[dict], st
     rows_out.close()
 
 
-def _write_text(output: str | None, write: Callable[[IO[str], bool, bool], None]) -> None:
+def _write_text(where: Destination, write: Callable[[IO[str], bool, bool], None]) -> None:
     """Pretty and coloured on a terminal; compact and plain to a pipe or a file."""
-    if output is None:
-        terminal = sys.stdout.isatty()
-        write(sys.stdout, terminal, terminal and colour_allowed(sys.stdout))
-        sys.stdout.flush()
+    if where.output is None:
+        write(where.stdout, where.stdout_terminal, where.stdout_terminal and where.colour)
+        where.stdout.flush()
         return
-    with atomic_output(output) as handle:
+    with atomic_output(where.output) as handle:
         stream = io.TextIOWrapper(handle, encoding="utf-8", newline="")
         write(stream, False, False)
         stream.flush()

@@ -19,7 +19,7 @@ def completion_script(shell: str) -> str:
 @click.command()
 @click.argument("shell", type=click.Choice(SHELLS))
 def completion(shell: str) -> None:
-    """Print the completion script for SHELL.
+    """Print the shell completion script for bash, zsh or fish.
 
     \b
       bash: kjob completion bash > ~/.local/share/bash-completion/completions/kjob

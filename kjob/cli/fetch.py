@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+from typing import TYPE_CHECKING
+
 import click
 
-from kjob.commands import (
-    WAIT_OPTIONS,
-    KjobCommand,
+from kjob.cli.options import (
+    ClusterOptions,
     cluster_options,
     complete_refs,
-    split_params,
     timeout_option,
     wait_options,
 )
 
+if TYPE_CHECKING:
+    from kjob.ops.wait import WaitOptions
+
 FORMATS = ("json", "jsonl", "csv", "table", "response")
 
 
-@click.command(cls=KjobCommand)
+@click.command()
 @click.argument("ref", shell_complete=complete_refs)
 @click.option("--raw", is_flag=True, help="Write the response's bytes as the server sent them, undecoded.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout.")
@@ -32,19 +37,22 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 @cluster_options
 @click.pass_context
 def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, every: bool, then_wait: bool,
-          timeout, **kwargs) -> None:
+          timeout: float | None, waiting: WaitOptions, cluster: ClusterOptions) -> None:
     """Print a finished job's response, decoded to JSON (or --raw bytes)."""
-    from kjob.app import make_app, run_wait
-    from kjob.results import check_format
-    from kjob.results import fetch as fetch_result
+    from kjob.cli.context import make_app, wait_display
+    from kjob.ops.fetch import Destination, check_format
+    from kjob.ops.fetch import fetch as fetch_response
+    from kjob.ops.wait import wait
+    from kjob.output.terminal import colour_allowed
 
     check_format(raw, fmt, every)
-    waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
-    app = make_app(ctx, split_params(kwargs), timeout=timeout)
+    app = make_app(ctx, cluster, timeout=timeout)
     job_ref = app.refs([ref])[0]
-    if then_wait:
-        waiting["progress"] = "none" if waiting["progress"] == "auto" else waiting["progress"]
-        code = run_wait(app, [job_ref], waiting, timeout, outcomes=False)
+    if then_wait:  # quiet by default: stdout is the response's
+        waiting = dataclasses.replace(waiting, progress="none" if waiting.progress == "auto" else waiting.progress)
+        code = wait(app, [job_ref], waiting, wait_display(app, waiting, outcomes=False))
         if code != 0:
             ctx.exit(code)
-    fetch_result(app, job_ref, raw=raw, output=output, fmt=fmt, every=every)
+    terminal = sys.stdout.isatty()
+    where = Destination(output, sys.stdout, terminal, terminal and colour_allowed(sys.stdout))
+    fetch_response(app, job_ref, where, raw=raw, fmt=fmt, every=every)

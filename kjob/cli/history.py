@@ -6,18 +6,20 @@ import os
 
 import click
 
-from kjob.commands import output_options
+from kjob.cli.options import output_options
 
 
 @click.command()
 @click.option("-n", "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="How many (newest last); 0: all.")
 @output_options
 def history(limit: int, as_json: bool, quiet: bool) -> None:
-    """List the jobs kjob submitted from here (id, tag, endpoint, cluster, time)."""
+    """List the jobs kjob submitted from here.
+
+    One line each, oldest first: time, id, endpoint, cluster, tag.
+    """
     from kjob.config import state_folder
     from kjob.history import History
+    from kjob.ops.history import history as newest
     from kjob.output.lines import Renderer
 
-    render = Renderer(as_json=as_json, quiet=quiet)
-    entries = History(state_folder(os.environ)).entries()
-    render.history(entries[-limit:] if limit else entries)
+    Renderer(as_json=as_json, quiet=quiet).history(newest(History(state_folder(os.environ)), limit))

@@ -1,6 +1,7 @@
-"""What `submit` sends: the payload read, checked against its schema and encoded, and its tag.
+"""kjob submit: the payload read, checked against its schema and encoded, its tag fixed, then
+the job started and recorded.
 
-Everything is decided here before anything is sent; bad input raises BadInput (exit 2).
+Everything is decided before anything is sent; bad input raises BadInput (exit 2).
 """
 
 from __future__ import annotations
@@ -12,12 +13,31 @@ from typing import Any
 from kjob import inputs
 from kjob.errors import BadInput, ProtocolError, ServerRefused
 from kjob.http.session import FileData
-from kjob.jobs import check_tag, new_tag, tag_from_payload
+from kjob.model import Created, check_tag, new_tag, tag_from_payload
+from kjob.ops.context import App
 from kjob.protocol import encodings, payload
 
 
-@dataclass
+@dataclass(frozen=True)
+class SubmitRequest:
+    """What the user asked to submit, as the options gave it."""
+
+    endpoint: str
+    data: str | None = None
+    file: str | None = None
+    avro_file: str | None = None
+    schema_file: str | None = None
+    encoding: str = "binary"
+    tag: str | None = None
+    tag_from_payload: bool = False
+    tag_key: str = ""
+    reuse: bool = False  # --if-exists reuse
+
+
+@dataclass(frozen=True)
 class Submission:
+    """What goes to /create/job."""
+
     endpoint: str
     request_encoding: str
     data: bytes | FileData  # a file's payload is streamed from disk when it is sent
@@ -62,19 +82,20 @@ def skeleton_for(endpoint: str, schema_file: str | None, given: tuple = ()) -> d
     return payload.skeleton(schema.schema)
 
 
-def prepare(
-    endpoint: str,
-    *,
-    data: str | None,
-    file: str | None,
-    avro_file: str | None,
-    schema_file: str | None,
-    encoding: str,
-    tag: str | None,
-    tag_from_payload_flag: bool,
-    tag_key: str,
-) -> Submission:
+def submit(app: App, request: SubmitRequest) -> Created:
+    """Start the job (or, --if-exists reuse, find it under its tag) and add it to kjob's record."""
+    job = prepare(request)
+    created = app.client().create_job(job.endpoint, job.request_encoding, job.data, job.data_str, job.tag,
+                                      reuse=request.reuse)
+    check_reuse(created, job.endpoint)
+    app.remember(created)
+    return created
+
+
+def prepare(request: SubmitRequest) -> Submission:
     """Read, check and encode the payload, and fix the job's tag."""
+    endpoint, data, file, avro_file = request.endpoint, request.data, request.file, request.avro_file
+    encoding, tag, tag_from_payload_flag = request.encoding, request.tag, request.tag_from_payload
     check_endpoint(endpoint)
     if tag is not None and tag_from_payload_flag:
         raise BadInput("give --tag or --tag-from-payload, not both")
@@ -89,7 +110,7 @@ def prepare(
         data_str = ""
     else:
         value = inputs.read_payload(data, file)
-        schema = schema_for(endpoint, schema_file, encoding)
+        schema = schema_for(endpoint, request.schema_file, encoding)
         try:
             data_bytes, data_str = payload.encode_payload(schema, value, encoding)
         except payload.PayloadMismatch as exc:
@@ -98,11 +119,11 @@ def prepare(
             raise BadInput(f"payload: {exc.message}") from None
         source = value
     if tag_from_payload_flag:
-        tag = tag_from_payload(endpoint, source, tag_key)
+        tag = tag_from_payload(endpoint, source, request.tag_key)
     return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag())
 
 
-def check_reuse(created, endpoint: str) -> None:
+def check_reuse(created: Created, endpoint: str) -> None:
     """--if-exists reuse reports the job under the tag only when it is the same job: the same
     endpoint. A job of another endpoint under that tag is a refusal that names both (exit 8)."""
     if created.existed and created.endpoint != endpoint:

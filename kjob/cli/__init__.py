@@ -1,43 +1,34 @@
-"""The click layer: parse options, call one layer down, render, exit. No protocol logic here.
+"""The click layer: the `kjob` group, its lazy subcommands, its help, and main().
 
-Only click and kjob's light modules are imported at start-up; requests, rich, fastavro and
-snappy load inside the code that needs them, so `kjob --help` and `kjob status` start fast.
+Each subcommand lives in kjob/cli/<name>.py: it parses, calls one operation (kjob/ops/) and
+hands the result to the renderer. Only click and kjob's light modules are imported at start-up;
+a command's module (and requests, rich, fastavro, snappy) loads when it runs or shows its own
+help, so `kjob --help` and `kjob status` start fast. A command's help lives in its docstring
+only: `kjob --help` reads its first line from the module's source, without importing it.
 """
 
 from __future__ import annotations
 
 import errno
 import importlib
-import io
 import os
-import signal
 import sys
 
 import click
 
 from kjob import __version__
+from kjob.cli import streams
+from kjob.cli.options import CLUSTER_FLAGS, CLUSTER_VALUE_OPTIONS
 from kjob.config import DEFAULT_HTTP_TIMEOUT
-from kjob.errors import EXIT_CODES, Interrupted, Terminated
+from kjob.errors import EXIT_CODES, ExitStatus, Interrupted, Terminated
 
-# name: the line `kjob --help` shows; the command lives in kjob.commands.<name>, a module
-# imported only when that command runs or shows its own help.
-COMMANDS = {
-    "submit": "start ENDPOINT as a job with a payload from --data, --file or stdin",
-    "status": "look once at each job (by id or tag): endpoint, status, progress",
-    "wait": "follow jobs until every one has ended; exit with the worst outcome",
-    "fetch": "print a finished job's response, decoded to JSON (or --raw bytes)",
-    "cancel": "cancel jobs (by id or tag); a job that has already ended is reported so",
-    "list": "list the jobs the cluster knows (/admin/show/jobs)",
-    "history": "list the jobs kjob submitted from here",
-    "endpoints": "list Kinetica's endpoints, or show one endpoint's request and response fields",
-    "completion": "print the shell completion script for bash, zsh or fish",
-    "help": "show this help, or a command's (kjob help wait)",
-}
+# The commands, in the order `kjob --help` lists them; each is kjob/cli/<name>.py, whose one
+# click command is its function `<name>` (`list_command` for list, which shadows a builtin).
+COMMANDS = ("submit", "status", "wait", "fetch", "cancel", "list", "history", "endpoints", "completion", "help")
 
-# The options every cluster command shares (commands/__init__.py, cluster_options): also taken
-# before the command, as kubectl and the aws CLI take theirs (`kjob --url X status 1`).
-CLUSTER_VALUE_OPTIONS = ("--url", "--user", "--profile", "--ca-bundle", "--http-timeout", "--wire")
-CLUSTER_FLAGS = ("--password-stdin", "--insecure", "--discover", "-v", "--verbose")
+
+def _function_of(name: str) -> str:
+    return "list_command" if name == "list" else name
 
 ENVIRONMENT = {
     "KJOB_URL": "cluster URLs, comma-separated, primary first (else KI_URL)",
@@ -60,6 +51,23 @@ def _epilog() -> str:
             "Durations (--timeout, --interval): seconds, or 90s, 5m, 1h30m.")
 
 
+def short_help(docstring: str | None) -> str:
+    """The line `kjob --help` shows for a command: its docstring's first line, as a phrase."""
+    line = (docstring or "").strip().splitlines()[0] if docstring and docstring.strip() else ""
+    return (line[:1].lower() + line[1:]).rstrip(".")
+
+
+def _docstring_of(name: str) -> str | None:
+    """A command's docstring, read from its module's source: `kjob --help` imports no command."""
+    import ast
+    from importlib.util import find_spec
+
+    function = _function_of(name)
+    with open(find_spec(f"kjob.cli.{name}").origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    return next(ast.get_docstring(node) for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function)
+
+
 class KjobGroup(click.Group):
     """kjob's command group: subcommands load lazily, the help ends with exit codes and variables."""
 
@@ -71,9 +79,9 @@ class KjobGroup(click.Group):
             return None
         if name == "help":
             return help_command
-        module = importlib.import_module(f"kjob.commands.{name}")
-        command = getattr(module, name, None) or module.list_command  # `list` shadows a builtin
-        command.short_help = COMMANDS[name]
+        module = importlib.import_module(f"kjob.cli.{name}")
+        command = getattr(module, _function_of(name))
+        command.short_help = short_help(command.help)
         return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -93,12 +101,13 @@ class KjobGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
-            _silence_stdout()
-            raise click.exceptions.Exit(141) from None
+            streams.silence_stdout()
+            raise click.exceptions.Exit(ExitStatus.BROKEN_PIPE) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, short_help(help_command.help if name == "help" else _docstring_of(name))) for name in COMMANDS]
         with formatter.section("Commands"):
-            formatter.write_dl(list(COMMANDS.items()))
+            formatter.write_dl(rows)
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write("\n")
@@ -142,7 +151,7 @@ def hoist_cluster_options(args: list[str]) -> list[str]:
 @click.argument("command_name", required=False, metavar="[COMMAND]")
 @click.pass_context
 def help_command(ctx: click.Context, command_name: str | None) -> None:
-    """Show kjob's help, or one command's (the same as COMMAND --help)."""
+    """Show this help, or a command's (kjob help wait)."""
     group = ctx.parent
     if command_name is None:
         click.echo(group.get_help())
@@ -155,12 +164,12 @@ def help_command(ctx: click.Context, command_name: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The `kjob` console script: one exit code, one line per error, never a traceback."""
-    _reserve_standard_streams()
-    _terminate_on_signals()
+    streams.reserve_standard_streams()
+    streams.terminate_on_signals()
     try:
         # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="kjob", standalone_mode=False)
-        code = code if isinstance(code, int) else 0
+        code = code if isinstance(code, int) else ExitStatus.OK
         sys.stdout.flush()  # here, so that a reader gone away is a BrokenPipeError we catch
     except click.exceptions.Exit as exc:
         code = exc.exit_code
@@ -192,18 +201,18 @@ def _say(show) -> None:
     try:
         show()
     except OSError:
-        _quiet_stderr()
+        streams.quiet_stderr()
 
 
 def _output_failed(exc: OSError) -> int:
     """An OSError that reached the top: stdout or stderr could not be written, or (KJOB_DEBUG) a bug."""
     if exc.errno == errno.EPIPE:  # the reader went away (`kjob ... | head -1`): 141, as for other tools
-        _silence_stdout()
-        return 141
-    if _broken(sys.stdout):
-        _silence_stdout()
+        streams.silence_stdout()
+        return ExitStatus.BROKEN_PIPE
+    if streams.broken(sys.stdout):
+        streams.silence_stdout()
         _say(lambda: click.echo(f"kjob: cannot write to stdout: {exc.strerror or exc}", err=True))
-        return OUTPUT_FAILED
+        return ExitStatus.USAGE  # a local write error, like a file that cannot be written
     if os.environ.get("KJOB_DEBUG"):
         raise exc
     return _unexpected(exc)
@@ -215,105 +224,4 @@ def _unexpected(exc: BaseException) -> int:
 
     text = safe(f"kjob: unexpected error: {type(exc).__name__}: {exc} (set KJOB_DEBUG=1 for a traceback)")
     _say(lambda: click.echo(text, err=True))
-    return 1
-
-
-OUTPUT_FAILED = 2  # a local write error, like a file that cannot be written
-
-
-def _broken(stream) -> bool:
-    """Whether a standard stream has failed a write (closed, full, an I/O error)."""
-    raw = getattr(getattr(stream, "buffer", None), "raw", None)
-    return isinstance(raw, _StandardStream) and raw.failed is not None
-
-
-class _StandardStream(io.RawIOBase):
-    """stdout or stderr as kjob writes them. stdout: a write that fails is remembered, so that
-    the error which reaches the top can be told for what it is (a full disk under `> /dev/full`,
-    a stream closed with `>&-`: output nobody reads is no silent success). stderr: what it
-    cannot take is dropped, and the exit code still tells the outcome."""
-
-    def __init__(self, fd: int, closed: bool) -> None:
-        super().__init__()
-        self.fd = fd
-        self.is_closed = closed
-        self.failed: OSError | None = None
-        self.silenced = False
-
-    def writable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def isatty(self) -> bool:
-        return not self.is_closed and os.isatty(self.fd)
-
-    def write(self, data) -> int:
-        if self.silenced:
-            return len(data)
-        try:
-            if self.is_closed:
-                raise OSError(errno.EBADF, "it is closed")
-            return os.write(self.fd, data)
-        except OSError as exc:
-            self.failed = exc
-            if self.fd == 2:
-                self.silenced = True
-                return len(data)
-            raise
-
-
-def _reserve_standard_streams() -> None:
-    """stdout and stderr written through _StandardStream; a closed stdin, stdout or stderr gets
-    /dev/null as its descriptor, so that no file or socket kjob opens takes its number (stdin
-    then stays None, which kjob reads as "closed")."""
-    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
-        try:
-            os.fstat(fd)
-            closed = False
-        except OSError:
-            closed = True
-            null = os.open(os.devnull, os.O_RDWR)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
-        if fd == 0:
-            continue
-        old = getattr(sys, name)
-        setattr(sys, name, io.TextIOWrapper(
-            io.BufferedWriter(_StandardStream(fd, closed)), encoding=getattr(old, "encoding", None) or "utf-8",
-            errors=getattr(old, "errors", None) or "strict", line_buffering=fd == 2 or bool(getattr(old, "line_buffering", False))))
-
-
-def _terminate_on_signals() -> None:
-    """SIGTERM and SIGHUP end kjob as Ctrl-C does, cleaning up on the way (a temporary file, the
-    terminal's cursor), with exit code 128 + the signal; a signal the caller ignores stays ignored."""
-    def handler(signum: int, frame) -> None:
-        raise Terminated(signum)
-
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(number) == signal.SIG_DFL:
-            signal.signal(number, handler)
-
-
-def _silence_stdout() -> None:
-    """Stdout cannot be written (the reader went away, a full disk, closed): what is left for
-    it goes nowhere, so that the flush at exit cannot fail again with a traceback."""
-    _silence(sys.stdout)
-
-
-def _quiet_stderr() -> None:
-    _silence(sys.stderr)
-
-
-def _silence(stream) -> None:
-    raw = getattr(getattr(stream, "buffer", None), "raw", None)
-    if isinstance(raw, _StandardStream):
-        raw.silenced = True
-        return
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
+    return ExitStatus.JOB_FAILED  # as click itself does for an unhandled error

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from kjob.commands import (
+from kjob.cli.options import (
     ENCODINGS,
-    WAIT_OPTIONS,
-    KjobCommand,
+    ClusterOptions,
     cluster_options,
     complete_endpoints,
     output_options,
-    split_params,
     timeout_option,
     wait_options,
 )
 
+if TYPE_CHECKING:
+    from kjob.ops.wait import WaitOptions
 
-@click.command(cls=KjobCommand)
+
+@click.command()
 @click.argument("endpoint", shell_complete=complete_endpoints)
 @click.option("--data", metavar="JSON", help="The payload, inline: the endpoint's request as JSON.")
 @click.option("--file", "file", metavar="PATH", help="The payload from a file ('-' for stdin).")
@@ -37,27 +40,26 @@ from kjob.commands import (
 @output_options
 @cluster_options
 @click.pass_context
-def submit(ctx: click.Context, endpoint: str, data, file, avro_file, schema_file, encoding, tag, tag_from_payload,
-           tag_key, if_exists, then_wait, skeleton, timeout, as_json, quiet, **kwargs) -> None:
+def submit(ctx: click.Context, endpoint: str, data: str | None, file: str | None, avro_file: str | None,
+           schema_file: str | None, encoding: str, tag: str | None, tag_from_payload: bool, tag_key: str, if_exists: str,
+           then_wait: bool, skeleton: bool, timeout: float | None, as_json: bool, quiet: bool, waiting: WaitOptions,
+           cluster: ClusterOptions) -> None:
     """Start ENDPOINT as a job with a payload from --data, --file or stdin."""
-    from kjob.app import make_app, run_wait
-    from kjob.jobs import JobRef
-    from kjob.submission import check_reuse, prepare, skeleton_for
+    from kjob.ops.submit import SubmitRequest, skeleton_for
+    from kjob.ops.submit import submit as start
 
     if skeleton:
         from kjob.output.lines import Renderer
 
         return Renderer().skeleton(skeleton_for(endpoint, schema_file, given=(data, file, avro_file)))
 
-    waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
-    app = make_app(ctx, split_params(kwargs), as_json=as_json, quiet=quiet, timeout=timeout)
-    job = prepare(endpoint, data=data, file=file, avro_file=avro_file, schema_file=schema_file, encoding=encoding,
-                  tag=tag, tag_from_payload_flag=tag_from_payload, tag_key=tag_key)
-    created = app.client().create_job(job.endpoint, job.request_encoding, job.data, job.data_str, job.tag,
-                                      reuse=if_exists == "reuse")
-    check_reuse(created, job.endpoint)
-    app.remember(created)
+    from kjob.cli.context import make_app, wait_display
+    from kjob.ops.wait import wait
+
+    app = make_app(ctx, cluster, as_json=as_json, quiet=quiet, timeout=timeout)
+    created = start(app, SubmitRequest(endpoint, data=data, file=file, avro_file=avro_file, schema_file=schema_file,
+                                       encoding=encoding, tag=tag, tag_from_payload=tag_from_payload, tag_key=tag_key,
+                                       reuse=if_exists == "reuse"))
     app.render.created(created)
     if then_wait:
-        ref = JobRef(job_id=created.job_id, tag=created.job_tag, origin=created.cluster)
-        ctx.exit(run_wait(app, [ref], waiting, app.remaining()))
+        ctx.exit(wait(app, [created.ref], waiting, wait_display(app, waiting)))

@@ -1,7 +1,8 @@
-"""Jobs as kjob reasons about them: how a user names one, what a look at one says, what it means.
+"""One definition of a job: how a user names one (JobRef), what a look at one says (JobState),
+what /create/job answered (Created), and the records the commands print about jobs.
 
 No I/O here: the CLI parses references with it, the client fills JobState records, the
-renderer shows them and exit_code_for decides what the process returns.
+renderer shows them and exit_code_of decides what the process returns.
 """
 
 from __future__ import annotations
@@ -10,16 +11,24 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from kjob.errors import BadInput, JobCancelled, JobFailed, KjobError, ProtocolError, UnknownOutcome
+from kjob.errors import (
+    SEVERITY,
+    BadInput,
+    ExitStatus,
+    JobCancelled,
+    JobFailed,
+    KjobError,
+    ProtocolError,
+    UnknownOutcome,
+)
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # used with fullmatch: no trailing newline slips through
 JOB_ID_PATTERN = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '²' and '١٢'
 LONG_MAX = (1 << 63) - 1
 
-# The exit code of each way a job can stand, and which wins when several jobs differ:
-# the first in this list that occurs decides (most severe first).
-SEVERITY = (130, 7, 6, 8, 5, 9, 1, 3, 4, 0)
-EXIT_OF_STATUS = {"DONE": 0, "RUNNING": 0, "ERROR": JobFailed.exit_code, "CANCELLED": JobCancelled.exit_code}
+# The exit code of each way a job can stand (which wins when several differ: errors.SEVERITY).
+EXIT_OF_STATUS = {"DONE": ExitStatus.OK, "RUNNING": ExitStatus.OK, "ERROR": JobFailed.exit_code,
+                  "CANCELLED": JobCancelled.exit_code}
 TERMINAL = frozenset({"DONE", "ERROR", "CANCELLED"})
 
 
@@ -80,6 +89,26 @@ def parse_ref(text: str) -> JobRef:
     return JobRef(tag=check_tag(raw, "job tag"), text=raw)
 
 
+class Created(NamedTuple):
+    """A job /create/job started, or found already started under its tag."""
+
+    job_id: int
+    job_tag: str
+    endpoint: str
+    query_id: str
+    cluster: str
+    existed: bool = False
+
+    @property
+    def ref(self) -> JobRef:
+        """The job as `wait` follows it: by id on the cluster that started it, and by tag."""
+        return JobRef(job_id=self.job_id, tag=self.job_tag, origin=self.cluster)
+
+    def as_json(self) -> dict[str, Any]:
+        """The stable --json shape of `submit`."""
+        return self._asdict()
+
+
 class JobState(NamedTuple):
     """One look at a job: the /get/job answer plus who answered and how the job was named."""
 
@@ -138,7 +167,7 @@ def exit_code_of(state: JobState) -> int:
 
 
 def worst(codes: list[int]) -> int:
-    """The most severe of several exit codes, by SEVERITY."""
+    """The most severe of several exit codes, by errors.SEVERITY."""
     present = set(codes)
     return next((code for code in SEVERITY if code in present), max(present, default=0))
 
@@ -191,3 +220,28 @@ def tag_from_payload(endpoint: str, payload: Any, key: str = "") -> str:
     else:
         digest.update(json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     return f"kjob-{digest.hexdigest()[:32]}"
+
+
+def listed_job(job_id: int, job_status: str, endpoint: str, received_ms: int, user: str, tag: str, cluster: str) -> dict[str, Any]:
+    """One row of `kjob list` (and its --json shape): a job as /admin/show/jobs lists it."""
+    import time
+
+    return {"job_id": job_id, "job_status": job_status, "endpoint": endpoint, "job_tag": tag or None,
+            "time_received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(received_ms / 1000)), "user": user,
+            "cluster": cluster}
+
+
+def cancel_record(state: JobState, *, already_ended: bool, server_status: str) -> dict[str, Any]:
+    """The --json line of `kjob cancel` for one job: status's shape plus what the cancel did."""
+    return {**state.as_json(), "cancelled": state.job_status == "CANCELLED" and not already_ended,
+            "already_ended": already_ended, "server_status": server_status}
+
+
+def wait_record(job) -> dict[str, Any]:
+    """The --json line of `kjob wait` for one job (ops.wait.Followed): status's shape (or, never
+    seen, the job as named) plus ref, exit_code and elapsed."""
+    record: dict[str, Any] = job.state.as_json() if job.state else {"job_id": job.ref.job_id, "job_tag": job.ref.tag}
+    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3)}
+    if job.error is not None:
+        record["error"] = job.error.message
+    return record

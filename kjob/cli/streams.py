@@ -1,0 +1,110 @@
+"""kjob's standard streams and signals: what a write to a closed or full stdout, a reader gone
+away, SIGTERM and SIGHUP become (an exit code, never a traceback). Set up once by main()."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import signal
+import sys
+
+from kjob.errors import Terminated
+
+
+def broken(stream) -> bool:
+    """Whether a standard stream has failed a write (closed, full, an I/O error)."""
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    return isinstance(raw, _StandardStream) and raw.failed is not None
+
+
+class _StandardStream(io.RawIOBase):
+    """stdout or stderr as kjob writes them. stdout: a write that fails is remembered, so that
+    the error which reaches the top can be told for what it is (a full disk under `> /dev/full`,
+    a stream closed with `>&-`: output nobody reads is no silent success). stderr: what it
+    cannot take is dropped, and the exit code still tells the outcome."""
+
+    def __init__(self, fd: int, closed: bool) -> None:
+        super().__init__()
+        self.fd = fd
+        self.is_closed = closed
+        self.failed: OSError | None = None
+        self.silenced = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return not self.is_closed and os.isatty(self.fd)
+
+    def write(self, data) -> int:
+        if self.silenced:
+            return len(data)
+        try:
+            if self.is_closed:
+                raise OSError(errno.EBADF, "it is closed")
+            return os.write(self.fd, data)
+        except OSError as exc:
+            self.failed = exc
+            if self.fd == 2:
+                self.silenced = True
+                return len(data)
+            raise
+
+
+def reserve_standard_streams() -> None:
+    """stdout and stderr written through _StandardStream; a closed stdin, stdout or stderr gets
+    /dev/null as its descriptor, so that no file or socket kjob opens takes its number (stdin
+    then stays None, which kjob reads as "closed")."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            closed = False
+        except OSError:
+            closed = True
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if fd == 0:
+            continue
+        old = getattr(sys, name)
+        setattr(sys, name, io.TextIOWrapper(
+            io.BufferedWriter(_StandardStream(fd, closed)), encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or "strict", line_buffering=fd == 2 or bool(getattr(old, "line_buffering", False))))
+
+
+def terminate_on_signals() -> None:
+    """SIGTERM and SIGHUP end kjob as Ctrl-C does, cleaning up on the way (a temporary file, the
+    terminal's cursor), with exit code 128 + the signal; a signal the caller ignores stays ignored."""
+    def handler(signum: int, frame) -> None:
+        raise Terminated(signum)
+
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) == signal.SIG_DFL:
+            signal.signal(number, handler)
+
+
+def silence_stdout() -> None:
+    """Stdout cannot be written (the reader went away, a full disk, closed): what is left for
+    it goes nowhere, so that the flush at exit cannot fail again with a traceback."""
+    _silence(sys.stdout)
+
+
+def quiet_stderr() -> None:
+    _silence(sys.stderr)
+
+
+def _silence(stream) -> None:
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    if isinstance(raw, _StandardStream):
+        raw.silenced = True
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
