@@ -25,7 +25,8 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
               help="Rows (/execute/sql, /aggregate/groupby...) as json (default), jsonl, csv or table; "
                    "`response`: the whole decoded response, bytes as base64.")
 @click.option("--all", "every", is_flag=True,
-              help="A SQL result the server cut: read the rest from its paging table, streaming every row.")
+              help="A SQL result the server cut: stream every row of the result the server kept (its paging table), "
+                   "from its first row, whatever the statement's offset.")
 @click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
 @timeout_option()
 @wait_options
