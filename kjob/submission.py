@@ -96,7 +96,8 @@ def prepare(
             raise BadInput(exc.message) from None
         except ProtocolError as exc:
             raise BadInput(f"payload: {exc.message}") from None
-        source = value
+        checked = schema is not None and tag_from_payload_flag  # the tag digests the request with its defaults filled in
+        source = payload.to_json_value(schema.conform(value)) if checked else value
     if tag_from_payload_flag:
         tag = tag_from_payload(endpoint, source, tag_key)
     return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag())
