@@ -45,3 +45,24 @@ def test_a_default_written_out_or_left_out_gives_the_same_tag_from_payload(emula
         assert (result.exit_code, result.stderr) == (0, "")
         tags.add(result.stdout)
     assert len(tags) == 1 and len(emulator.ring.jobs) == 1
+
+
+def test_dash_output_is_stdout_and_an_empty_name_is_a_usage_error(emulator, tmp_path, monkeypatch):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    tag = run_cli(["submit", "/execute/sql", "-q", "--url", emulator.url, "--data",
+                   '{"statement": "SELECT id FROM cities ORDER BY id LIMIT 2"}']).stdout.strip()
+    result = run_cli(["fetch", tag, "--wait", "--url", emulator.url, "--format", "csv", "-o", "-"])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "id\n1\n2\n", "")
+    assert list((tmp_path / "work").iterdir()) == []
+    result = run_cli(["fetch", tag, "--url", emulator.url, "--format", "csv", "-o", ""])
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", "kjob: -o needs a file name (or - for stdout)\n")
+
+
+def test_history_n_0_prints_nothing_and_n_counts_from_the_newest(emulator):
+    tags = [run_cli(["submit", "/execute/sql", "-q", "--url", emulator.url, "--data", '{"statement": "SELECT 1"}']).stdout.strip()
+            for _ in range(3)]
+    result = run_cli(["history", "-n", "0"])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+    assert [line.split()[-1] for line in run_cli(["history", "-n", "2"]).stdout.splitlines()] == tags[1:]
+    assert [line.split()[-1] for line in run_cli(["history", "-n", "5"]).stdout.splitlines()] == tags

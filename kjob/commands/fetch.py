@@ -20,7 +20,7 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 @click.command(cls=KjobCommand)
 @click.argument("ref", shell_complete=complete_refs)
 @click.option("--raw", is_flag=True, help="Write the response's bytes as the server sent them, undecoded.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout; - is stdout.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Rows (/execute/sql, /aggregate/groupby...) as json (default), jsonl, csv or table; "
                    "`response`: the whole decoded response, bytes as base64.")
@@ -39,7 +39,10 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
     from kjob.results import check_format
     from kjob.results import fetch as fetch_result
 
+    from kjob.files import output_target
+
     check_format(raw, fmt, every)
+    output = output_target(output)
     waiting = {name: kwargs.pop(name) for name in WAIT_OPTIONS}
     app = make_app(ctx, split_params(kwargs), timeout=timeout)
     job_ref = app.refs([ref])[0]
