@@ -17,7 +17,7 @@ EXIT_CODES: dict[int, str] = {
     5: "job not found",
     6: "credentials refused (HTTP 401 or 403)",
     7: "no cluster reachable, or no usable answer from any",
-    8: "the server refused the request (an ERROR answer)",
+    8: "the server refused the request (an ERROR answer), or submit's tag names a job of another endpoint",
     9: "the job is no longer running, with a status kjob does not know (shown)",
     10: "fetch: a partial result (the server cut it; `fetch --all` gets every row)",
     11: "submit: whether the job was started is not known (look it up by the tag printed)",
@@ -70,6 +70,13 @@ class ServerRefused(KjobError):
         where = f" {endpoint}" if endpoint else ""
         at = f" on {cluster}" if cluster else ""
         super().__init__(f"server refused{where}{at}: {message}")
+
+
+class TagTaken(KjobError):
+    """kjob's own refusal (no server said it): the tag names a job of another endpoint. Exit 8,
+    as the server's refusal of a taken tag, so that scripts see one code for both."""
+
+    exit_code = 8
 
 
 class JobFailed(KjobError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kjob import inputs
-from kjob.errors import BadInput, ProtocolError, ServerRefused
+from kjob.errors import BadInput, ProtocolError, TagTaken
 from kjob.jobs import check_tag, new_tag, tag_from_payload
 from kjob.protocol import codec, payload
 from kjob.transport import FileData
@@ -107,10 +107,9 @@ def check_reuse(created, endpoint: str) -> None:
     """--if-exists reuse reports the job under the tag only when it is the same job: the same
     endpoint. A job of another endpoint under that tag is a refusal that names both (exit 8)."""
     if created.existed and created.endpoint != endpoint:
-        raise ServerRefused(
-            f"tag {created.job_tag!r} already names job {created.job_id}, which runs {created.endpoint}, not {endpoint}: "
-            "--if-exists reuse reports only the same job; choose another tag",
-            endpoint="/create/job", cluster=created.cluster,
+        raise TagTaken(
+            f"tag {created.job_tag!r} already names job {created.job_id} on {created.cluster}, which runs {created.endpoint}, "
+            f"not {endpoint}: --if-exists reuse reports only the same job; choose another tag"
         )
 
 

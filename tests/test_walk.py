@@ -66,3 +66,36 @@ def test_history_n_0_prints_nothing_and_n_counts_from_the_newest(emulator):
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
     assert [line.split()[-1] for line in run_cli(["history", "-n", "2"]).stdout.splitlines()] == tags[1:]
     assert [line.split()[-1] for line in run_cli(["history", "-n", "5"]).stdout.splitlines()] == tags
+
+
+def test_kjobs_own_refusal_of_a_taken_tag_is_not_worded_as_the_servers(emulator):
+    sql = '{"statement": "SELECT 1"}'
+    assert run_cli(["submit", "/execute/sql", "-q", "--tag", "t3", "--url", emulator.url, "--data", sql]).exit_code == 0
+    result = run_cli(["submit", "/alter/table", "--tag", "t3", "--if-exists", "reuse", "--url", emulator.url,
+                      "--data", '{"table_name": "sales", "action": "refresh", "value": ""}'])
+    assert (result.exit_code, result.stdout) == (8, "")
+    assert result.stderr == (f"kjob: tag 't3' already names job 1 on {emulator.url}, which runs /execute/sql, not /alter/table: "
+                             "--if-exists reuse reports only the same job; choose another tag\n")
+
+
+def test_an_endpoint_in_capitals_gets_a_did_you_mean():
+    result = run_cli(["submit", "/EXECUTE/SQL", "--url", "http://127.0.0.1:9", "--data", "{}"])
+    assert (result.exit_code, result.stderr) == (2, "kjob: kjob has no request schema for /EXECUTE/SQL (did you mean "
+                                                    "/execute/sql?): give --schema FILE (its Avro schema), or send the "
+                                                    "payload as JSON with --encoding json\n")
+
+
+def test_data_at_file_that_does_not_parse_hints_at_file():
+    result = run_cli(["submit", "/execute/sql", "--url", "http://127.0.0.1:9", "--data", "@r.json"])
+    assert (result.exit_code, result.stderr) == (2, "kjob: --data is not valid JSON: Expecting value at line 1, column 1 "
+                                                    "(to read the payload from r.json, use --file r.json)\n")
+
+
+def test_a_bad_timeout_in_the_environment_names_the_variable():
+    result = run_cli(["status", "1", "--url", "http://127.0.0.1:9"], env={"KJOB_HTTP_TIMEOUT": "nan"})
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--http-timeout': KJOB_HTTP_TIMEOUT: 'nan' is not "
+                                              "a duration: write seconds (90, 0.5) or 90s, 5m, 1h30m")
+    result = run_cli(["status", "1", "--url", "http://127.0.0.1:9", "--http-timeout", "nan"])
+    assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--http-timeout': 'nan' is not "
+                                              "a duration: write seconds (90, 0.5) or 90s, 5m, 1h30m")
