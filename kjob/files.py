@@ -15,13 +15,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from kjob.errors import ExitStatus, KjobError
+from kjob.errors import BadInput, ExitStatus, KjobError
 
 
 class OutputFailed(KjobError):
     """The output file could not be written; the old file (if any) is kept as it was."""
 
     exit_code = ExitStatus.USAGE
+
+
+def output_target(path: str | None) -> str | None:
+    """An `-o` value as the file to write, None for stdout: `-` is stdout, as curl and most tools
+    have it (`./-` names a file called `-`); an empty name is refused before anything is sent."""
+    if path == "":
+        raise BadInput("-o needs a file name (or - for stdout)")
+    return None if path == "-" else path
 
 
 @contextmanager

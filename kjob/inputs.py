@@ -79,7 +79,15 @@ def read_payload(data: str | None, file: str | None, stdin: IO[bytes] | None = N
     if data is not None and file is not None:
         raise BadInput("give the payload once: --data or --file, not both")
     if data is not None:
-        return parse_json_text(data, "--data")
+        try:
+            return parse_json_text(data, "--data")
+        except BadInput as exc:
+            if data.startswith("@") and data[1:].strip():  # curl's @FILE: kjob reads a file with --file
+                import shlex
+
+                path = shlex.quote(data[1:])
+                raise BadInput(f"{exc.message} (to read the payload from {path}, use --file {path})") from None
+            raise
     if file is None:
         if stdin is None and sys.stdin is None:
             raise BadInput("no payload: stdin is closed; give --data JSON or --file PATH")

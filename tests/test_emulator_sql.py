@@ -118,7 +118,17 @@ def test_fetch_all_of_a_whole_result_is_a_plain_fetch(emulator):
 
 def test_fetch_all_refuses_formats_it_cannot_stream(paged):
     result = run_cli(["fetch", "some-tag", "--all", "--url", paged.url, "--format", "table"])
-    assert (result.exit_code, result.stderr) == (2, "kjob: --all streams every row of a result: use --format json, jsonl or csv (not --raw)\n")
+    assert (result.exit_code, result.stderr) == (2, "kjob: --all streams every row of a result: use --format json, jsonl or csv (not table)\n")
+    result = run_cli(["fetch", "some-tag", "--all", "--raw", "--url", paged.url])
+    assert (result.exit_code, result.stderr) == (2, "kjob: --all streams every row of a result as text; --raw writes the response's bytes\n")
+
+
+def test_fetch_all_writes_the_paging_tables_rows_once_from_its_first_whatever_the_statements_offset(emulator):
+    data = json.dumps({"statement": "SELECT * FROM cities ORDER BY id", "limit": 2, "offset": 3, "options": {"emulator_duration": "0"}})
+    tag = run_cli(["submit", "/execute/sql", "-q", "--url", emulator.url, "--data", data]).stdout.strip()
+    result = run_cli(["fetch", tag, "--all", "--url", emulator.url, "--format", "csv"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert [line.split(",")[0] for line in result.stdout.splitlines()] == ["id", "1", "2", "3", "4", "5", "6"]
 
 
 def test_the_statements_limit_and_offset_page_too(emulator):

@@ -59,3 +59,26 @@ def test_the_fixture_takes_a_ring_seed_and_faults_by_indirect_parametrization(py
 def test_the_marker_is_registered(pytester):
     result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.kjob_emulator(**settings)*"])
+
+
+def test_the_fixture_keeps_the_tests_jobs_out_of_the_users_record(pytester):
+    """A kjob run inside a user's test writes the test's own record, never the user's own
+    (where @last would then name a job on an emulator that is gone)."""
+    users_state = Path(os.environ["XDG_STATE_HOME"])
+    pytester.makepyfile(test_record="""
+        import os
+        import subprocess
+        import sys
+
+        def test_submit_then_history(kjob_emulator):
+            env = {**os.environ, "KJOB_URL": kjob_emulator.url}
+            kjob = [sys.executable, "-m", "kjob"]
+            tag = subprocess.run(kjob + ["submit", "/execute/sql", "-q", "--data", '{"statement": "SELECT 1"}'],
+                                 env=env, capture_output=True, text=True, check=True).stdout.strip()
+            last = subprocess.run(kjob + ["history", "-n", "1"], env=env, capture_output=True, text=True, check=True)
+            assert tag in last.stdout
+            assert os.environ["XDG_STATE_HOME"] != %r
+    """ % str(users_state))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert not (users_state / "kjob").exists()

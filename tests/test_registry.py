@@ -24,10 +24,12 @@ def test_defaults_come_from_the_clients_signatures():
     assert fields["options"]["default"] == {}
     assert "default" not in fields["statement"]  # no default: required
     projection = {f["name"]: f for f in schemas.endpoint("/create/projection").request.schema["fields"]}
-    assert projection["column_names"]["default"] == []  # an array whose default is None is sent as []
+    assert "default" not in projection["column_names"]  # an array whose default is None is required too
     assert "default" not in projection["table_name"]
     update = {f["name"]: f for f in schemas.endpoint("/update/records").request.schema["fields"]}
     assert update["new_values_maps"]["type"] == {"type": "array", "items": {"type": "map", "values": ["string", "null"]}}
+    insert = {f["name"]: f for f in schemas.endpoint("/insert/records").request.schema["fields"]}
+    assert (insert["list"]["default"], insert["list_encoding"]["default"]) == ([], "binary")  # what gpudb sends
 
 
 def test_one_endpoint_is_loaded_without_parsing_the_others():

@@ -56,7 +56,7 @@ def test_reuse_reports_the_same_job_and_refuses_another_endpoint(emulator):
     other = run_cli(["submit", "/alter/table", "--tag", "sm-1", "--if-exists", "reuse", "--url", emulator.url,
                      "--data", json.dumps(ALTER)])
     assert other.exit_code == 8 and other.stdout == ""
-    assert other.stderr == (f"kjob: server refused /create/job on {emulator.url}: tag 'sm-1' already names job 1, which runs "
+    assert other.stderr == (f"kjob: tag 'sm-1' already names job 1 on {emulator.url}, which runs "
                             "/execute/sql, not /alter/table: --if-exists reuse reports only the same job; choose another tag\n")
     assert emulator.job_count() == 1
     assert run_cli(["history", "-q"]).stdout == "sm-1\nsm-1\n"  # submitted, reused; the refused one is not recorded
@@ -150,6 +150,6 @@ def test_a_retried_submit_never_takes_another_endpoints_job_under_its_tag_as_its
     result = run_cli(["submit", "/alter/table", "--tag", "taken", "--url", emulator.url, "--data", json.dumps(ALTER)])
     assert (result.exit_code, result.stdout) == (8, "")
     assert result.stderr.splitlines()[-1] == (
-        f"kjob: server refused /create/job on {emulator.url}: tag 'taken' already names job 1, which runs /execute/sql, "
+        f"kjob: tag 'taken' already names job 1 on {emulator.url}, which runs /execute/sql, "
         "not /alter/table: --if-exists reuse reports only the same job; choose another tag")
     assert emulator.job_count() == 1

@@ -25,12 +25,13 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
 @click.command()
 @click.argument("ref", shell_complete=complete_refs)
 @click.option("--raw", is_flag=True, help="Write the response's bytes as the server sent them, undecoded.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (whole or not at all) instead of stdout; - is stdout.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Rows (/execute/sql, /aggregate/groupby...) as json (default), jsonl, csv or table; "
                    "`response`: the whole decoded response, bytes as base64.")
 @click.option("--all", "every", is_flag=True,
-              help="A SQL result the server cut: read the rest from its paging table, streaming every row.")
+              help="A SQL result the server cut: stream every row of the result the server kept (its paging table), "
+                   "from its first row, whatever the statement's offset.")
 @click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
 @timeout_option()
 @wait_options
@@ -45,7 +46,10 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
     from kjob.ops.wait import wait
     from kjob.output.terminal import colour_allowed
 
+    from kjob.files import output_target
+
     check_format(raw, fmt, every)
+    output = output_target(output)
     app = make_app(ctx, cluster, timeout=timeout)
     job_ref = app.refs([ref])[0]
     if then_wait:  # quiet by default: stdout is the response's

@@ -62,6 +62,13 @@ class Duration(click.ParamType):
             self.fail(f"{value!r} is too short: at least {self.minimum:g} s", param, ctx)
         return seconds
 
+    def fail(self, message, param=None, ctx=None):
+        """A bad value from the environment names its variable, not only the option."""
+        if param is not None and ctx is not None and ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT:
+            names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or ())
+            message = next((f"{name}: {message}" for name in names if os.environ.get(name)), message)
+        super().fail(message, param, ctx)
+
 
 def use_profile(ctx: click.Context, param: click.Parameter, name: str | None) -> str | None:
     """--profile (eager, so it runs before the other options take their values): the profile's

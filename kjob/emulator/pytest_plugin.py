@@ -8,6 +8,10 @@ with `backup=True`, stopped when the test ends. Its settings come from the test'
     seed     SQL statements run on the ring's database after the demo tables
     backup   True for a primary and a backup cluster
     and the keywords of kjob.emulator.Emulator (job_duration, max_get_records_size, db, ...)
+
+kjob's record of submitted jobs is the test's own for the test's duration (XDG_STATE_HOME
+is set to a temporary folder): jobs on an emulator that is gone never land in the user's
+record, where `@last` would name them.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ def pytest_configure(config) -> None:
 
 
 @pytest.fixture
-def kjob_emulator(request):
-    """An emulated Kinetica cluster (a ring with backup=True) on a free port, for one test."""
+def kjob_emulator(request, monkeypatch, tmp_path_factory):
+    """An emulated Kinetica cluster (a ring with backup=True) on a free port, for one test,
+    with a job record of the test's own."""
     from kjob.emulator import Emulator
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("kjob-state")))
 
     marker = request.node.get_closest_marker("kjob_emulator")
     settings = dict(marker.kwargs) if marker else {}

@@ -95,8 +95,10 @@ def check_format(raw: bool, fmt: str | None, every: bool = False) -> None:
     """Options that cannot go together, refused before anything is sent."""
     if raw and fmt:
         raise BadInput("--raw writes the response's bytes; --format does not apply")
-    if every and (raw or (fmt or "json") not in RowStream.FORMATS):
-        raise BadInput("--all streams every row of a result: use --format json, jsonl or csv (not --raw)")
+    if every and raw:
+        raise BadInput("--all streams every row of a result as text; --raw writes the response's bytes")
+    if every and (fmt or "json") not in RowStream.FORMATS:
+        raise BadInput(f"--all streams every row of a result: use --format json, jsonl or csv (not {fmt})")
 
 
 def fetch(app: App, ref: JobRef, where: Destination, *, raw: bool, fmt: str | None, every: bool = False) -> None:
@@ -174,13 +176,15 @@ def printable(value: Any) -> Any:
 
 
 def _write_all_pages(app: App, value: dict, headers: list[str], first: list[dict], stream: IO[str], fmt: str, pretty: bool) -> None:
-    """The first page, then the paging table read with /get/records/bycolumn a page at a time:
-    each page is decoded, written and let go, so memory stays flat whatever the row count."""
+    """The whole result the paging table holds, read from its first row with
+    /get/records/bycolumn a page at a time: each page is decoded, written and let go, so memory
+    stays flat whatever the row count. The first page is not written from the response: the
+    paging table holds the result from its first row, and the statement's own `offset` (which
+    kjob cannot know) may have put the first page anywhere in it."""
     rows_out = RowStream(stream, fmt, headers, pretty=pretty)
-    rows_out.write(first)
-    table, total, size = value["paging_table"], value["total_number_of_records"], max(1, len(first))
+    table, total, size = value["paging_table"], value["total_number_of_records"], max(1, len(first))  # pages as big as the first
     encoding = encodings.named(app.settings.wire).answers.name
-    offset = len(first)
+    offset = 0
     while offset < total:
         record = {"table_name": table, "column_names": headers, "offset": offset, "limit": size, "encoding": encoding, "options": {}}
         answer, _ = app.client().call("/get/records/bycolumn", record)

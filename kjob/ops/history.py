@@ -6,6 +6,5 @@ from kjob.history import History
 
 
 def history(record: History, limit: int) -> list[dict]:
-    """The newest `limit` entries of kjob's record (0: all), oldest first."""
-    entries = record.entries()
-    return entries[-limit:] if limit else entries
+    """The newest `limit` entries of kjob's record (0: none, as `tail -n 0`), oldest first."""
+    return record.entries()[-limit:] if limit else []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kjob import inputs
-from kjob.errors import BadInput, ProtocolError, ServerRefused
+from kjob.errors import BadInput, ProtocolError, TagTaken
 from kjob.http.session import FileData
 from kjob.model import Created, check_tag, new_tag, tag_from_payload
 from kjob.ops.context import App
@@ -117,7 +117,8 @@ def prepare(request: SubmitRequest) -> Submission:
             raise BadInput(exc.message) from None
         except ProtocolError as exc:
             raise BadInput(f"payload: {exc.message}") from None
-        source = value
+        checked = schema is not None and tag_from_payload_flag  # the tag digests the request with its defaults filled in
+        source = payload.to_json_value(schema.conform(value)) if checked else value
     if tag_from_payload_flag:
         tag = tag_from_payload(endpoint, source, request.tag_key)
     return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag())
@@ -127,10 +128,9 @@ def check_reuse(created: Created, endpoint: str) -> None:
     """--if-exists reuse reports the job under the tag only when it is the same job: the same
     endpoint. A job of another endpoint under that tag is a refusal that names both (exit 8)."""
     if created.existed and created.endpoint != endpoint:
-        raise ServerRefused(
-            f"tag {created.job_tag!r} already names job {created.job_id}, which runs {created.endpoint}, not {endpoint}: "
-            "--if-exists reuse reports only the same job; choose another tag",
-            endpoint="/create/job", cluster=created.cluster,
+        raise TagTaken(
+            f"tag {created.job_tag!r} already names job {created.job_id} on {created.cluster}, which runs {created.endpoint}, "
+            f"not {endpoint}: --if-exists reuse reports only the same job; choose another tag"
         )
 
 

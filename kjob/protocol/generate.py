@@ -5,11 +5,17 @@
 The facts come from gpudb 7.2.3.13 (the test extra): the request and response schema of
 every endpoint it publishes, in field order, and the defaults its methods' signatures give
 (`options={}`, `offset=0`, `limit=-9999`...). A parameter whose default is None is required,
-except an array, which the client sends as [] (docs: PROTOCOL.md, "Evidence review"). A
-field with no parameter of its name (the `list`/`list_str` pair of /insert/records, which
-the client fills from its `data` argument) defaults to [] when it is an array. Endpoints the
-client has no method for get no defaults at all. Only these facts are written: no code,
-no prose.
+arrays included: gpudb sends [] for a None array, but the API's own signatures take such a
+parameter with no default (the C# API 7.2.3.0's `AggregateGroupByRequest(string table_name,
+IList<string> column_names, long? offset=null, ...)`,
+https://docs.kinetica.com/7.2/api/csharp/frame/classkinetica_1_1AggregateGroupByRequest.html;
+the Rust API's `aggregate_group_by(table_name, column_names: Vec<String>, offset, limit)`,
+https://docs.kinetica.com/content/api/rust/gpudb/struct.Kinetica/aggregate-group-by), so a
+request without one is one the server would reject. A field with no parameter of its name (the
+`list`/`list_str` pair of /insert/records, which the client fills from its `data` argument)
+defaults to [] when it is an array; CLIENT_FILLS lists the None parameters the client replaces
+with a value of its own, which is their default. Endpoints the client has no method for get no
+defaults at all. Only these facts are written: no code, no prose.
 
 One small JSON file per endpoint, so that kjob parses only the endpoints it uses: see
 schemas.py for the numbers.
@@ -26,6 +32,10 @@ from kjob.protocol.schemas import ENDPOINTS_DIR, HERE, file_name
 
 PINNED = "7.2.3.13"
 
+# gpudb's insert_records sends its own object encoding (`binary` for a binary client) when
+# list_encoding is None.
+CLIENT_FILLS = {("/insert/records", "list_encoding"): "binary"}
+
 
 def _client():
     from importlib.metadata import version
@@ -40,7 +50,7 @@ def _client():
     return gpudb.GPUdb, client
 
 
-def _request(schema: dict, method) -> dict:
+def _request(endpoint: str, schema: dict, method) -> dict:
     """The request schema with each field's default from `method`'s signature (None: no method)."""
     parameters = dict(inspect.signature(method).parameters) if method is not None else None
     fields = []
@@ -49,10 +59,12 @@ def _request(schema: dict, method) -> dict:
         is_array = isinstance(field["type"], dict) and field["type"].get("type") == "array"
         if parameters is not None:
             parameter = parameters.get(field["name"])
-            if parameter is None or parameter.default is None:
+            if (endpoint, field["name"]) in CLIENT_FILLS:
+                entry["default"] = CLIENT_FILLS[endpoint, field["name"]]
+            elif parameter is None:
                 if is_array:
                     entry["default"] = []
-            elif parameter.default is not inspect.Parameter.empty:
+            elif parameter.default not in (None, inspect.Parameter.empty):  # None: required
                 value = parameter.default
                 if field["type"] in ("double", "float") and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
@@ -84,7 +96,7 @@ def build() -> dict[str, str]:
             raise SystemExit(f"{endpoint}: an underscore would make its file name ambiguous")
         record = {
             "endpoint": endpoint,
-            "request": _request(json.loads(entry["REQ_SCHEMA_STR"]), methods.get(endpoint)),
+            "request": _request(endpoint, json.loads(entry["REQ_SCHEMA_STR"]), methods.get(endpoint)),
             "response": json.loads(entry["RSP_SCHEMA_STR"]),
         }
         files[os.path.join("endpoints", file_name(endpoint))] = _text(record)

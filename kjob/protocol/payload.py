@@ -8,7 +8,6 @@ the first field that does not fit, before anything is encoded or sent.
 from __future__ import annotations
 
 import io
-import json
 from functools import cache
 from typing import Any
 
@@ -113,7 +112,7 @@ class Schema:
         if kind == "map":
             if not isinstance(value, dict):
                 raise _mismatch(path, "an object (map)", value)
-            if schema["values"] == "string" and mode == USER:  # options: 1000 and true mean "1000" and "true"
+            if mode == USER and _takes_string(self.resolve(schema["values"])):  # options: 1000 and true mean "1000" and "true"
                 value = {key: _as_string(item) for key, item in value.items()}
             return {_key(key, path): self._conform(schema["values"], item, f"{path}.{key}", mode) for key, item in value.items()}
         if kind == "enum":
@@ -194,14 +193,23 @@ def _closest(name: str, names: list[str], record: str) -> str:
     return f"did you mean {close[0]!r}?" if close else f"not in {record}"
 
 
+def _takes_string(schema: Any) -> bool:
+    """Whether a map's values are strings: `string`, or a union with a string branch
+    (/update/records new_values_maps: `["string", "null"]`)."""
+    return schema == "string" or (isinstance(schema, list) and "string" in schema)
+
+
 def _as_string(value: Any) -> Any:
     """A scalar given as a value of a string map, as the string Kinetica expects: what every
-    user types for `options` ({"batch_size": 1000, "truncate": true}). Other values are left
-    for the type check to name."""
+    user types for `options` ({"batch_size": 1000, "truncate": true}). An integral float is
+    its integer's text (1e3: "1000", not "1000.0"), another float its shortest repr. Other
+    values (null included) are left for the type check to name."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, (int, float)):
-        return json.dumps(value)
+        return repr(value)
     return value
 
 

@@ -215,10 +215,11 @@ def match_endpoints(pattern: str) -> list[str]:
 
 
 def closest_endpoint(path: str) -> str | None:
-    """The registered endpoint a mistyped one most likely means, or None."""
+    """The registered endpoint a mistyped one most likely means, or None; case does not count
+    (/EXECUTE/SQL means /execute/sql: every endpoint is lower case)."""
     import difflib
 
-    close = difflib.get_close_matches(path, known_endpoints(), n=1, cutoff=0.85)
+    close = difflib.get_close_matches(path.lower(), known_endpoints(), n=1, cutoff=0.85)
     return close[0] if close else None
 
 
