@@ -228,7 +228,7 @@ def run_wait(app: App, refs: list[JobRef], options: dict[str, Any], timeout: flo
     if client.trace is not None:
         client.trace = display.trace  # --verbose lines go above the bars too
     started = time.monotonic()
-    jobs = [Followed(ref, started=started) for ref in refs]
+    jobs = [Followed(ref, started=started) for ref in dict.fromkeys(refs)]  # a job named twice is followed once
     display.start(jobs)
     try:
         follow(client, jobs, display, interval=options["interval"], fail_fast=options["fail_fast"],

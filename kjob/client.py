@@ -417,6 +417,7 @@ class Client:
                 self.discover_ring()
         rounds = max(1, rounds or self.settings.retries)
         reasons: dict[str, str] = {}
+        failed_clusters: dict[str, str] = {}  # those that failed, not those skipped
         for round_number in range(rounds):
             start = self.current
             for offset in range(len(self.clusters)):
@@ -435,8 +436,15 @@ class Client:
                 except SkipCluster as skip:
                     reasons[cluster] = str(skip)
                     continue
+                except JobNotFound as missing:
+                    if not failed_clusters:
+                        raise
+                    # Not here, and a cluster that may know it failed: how the job stands is unknown.
+                    tried = "; ".join(f"{failed} unreachable ({why})" for failed, why in failed_clusters.items())
+                    raise NoClusterReachable(f"{tried}, and {missing.message} (not there, or not yet: a tag reaches a backup"
+                                             " after a delay)") from None
                 except ClusterFailed as failed:
-                    reasons[cluster] = failed.reason
+                    reasons[cluster] = failed_clusters[cluster] = failed.reason
                     continue
                 if index != self.current:
                     previous = self.clusters[self.current]
@@ -454,8 +462,8 @@ class Client:
                 time.sleep(pause)
         if _nothing_listening(reasons):
             raise NoClusterReachable(
-                f"no cluster answered {endpoint}: nothing is listening at {', '.join(reasons)} (connection refused); "
-                "give your cluster's URL with --url or KJOB_URL, or start the emulator: python -m kjob.emulator"
+                f"no cluster answered {endpoint}: nothing is listening at {', '.join(reasons)} (connection refused)",
+                hint="give your cluster's URL with --url or KJOB_URL, or start the emulator: python -m kjob.emulator",
             )
         tried = "; ".join(f"{cluster}: {reason}" for cluster, reason in reasons.items())
         raise NoClusterReachable(f"no cluster answered {endpoint} (tried {tried})")
@@ -538,7 +546,7 @@ class Client:
                     answer["job_response"] = b""
         except ServerRefused as exc:
             if NOT_FOUND.search(exc.server_message):
-                how = "by tag" if ref.tag else "by id"
+                how = "by id" if record["job_id"] != NO_ID else f"by tag {record['options']['job_tag']}"  # what was asked
                 raise JobNotFound(f"job {ref} not found on {cluster} (looked up {how}): {exc.server_message}") from None
             raise
         state = self._state(ref, cluster, answer, record)

@@ -161,7 +161,8 @@ class Renderer:
             return self.status_line(f"{name}: already ", state.job_status, ", nothing to cancel")
         if state.job_status == "CANCELLED":
             return self.status_line(f"{name}: ", "CANCELLED")
-        return self.status_line(f"{name}: still ", state.job_status, f" after the cancel ({server_status or 'no status'})")
+        said = "" if server_status.upper() == state.job_status.upper() else f" ({server_status or 'no status'})"
+        return self.status_line(f"{name}: still ", state.job_status, f" after the cancel{said}")
 
     def job_list(self, rows: list[dict], hidden: int = 0) -> None:
         """`kjob list`: a header, then one job a line (or a JSON object); `hidden` ended jobs left out."""
@@ -221,7 +222,7 @@ def _ref_label(job) -> str:
     ref = str(job.ref)
     tag = job.state.tag if job.state else None
     if job.ref.job_id is not None and tag and tag != ref:
-        return f"{ref} ({tag})"
+        return f"{ref} ({ref_text(tag)})"  # an all-digit tag as a REF: `41 (tag:3)`
     return ref
 
 
@@ -242,9 +243,9 @@ def _outcome_text(job) -> str:
     """The word for how a job stands: its status, or what kept kjob from seeing it."""
     if job.error is not None and job.state is None:
         return ERROR_WORDS.get(job.error.exit_code, "FAILED")
-    if not job.finished and job.unreachable_since is not None:
+    if job.unreachable_since is not None:  # unreachable now, or at the end (its last status is not its outcome)
         return "UNREACHABLE"
-    return job.state.job_status if job.state else "UNKNOWN"
+    return job.state.job_status if job.state else "waiting"  # not seen yet (the not-found grace)
 
 
 def _waited(job) -> str:
@@ -301,7 +302,7 @@ class WaitDisplay:
             self._draw(job)
         elif self.mode == "plain" and not self._outcome_lines:  # the outcome is not on stdout: say it here
             self.renderer.message(f"kjob: {_end_line(job)}")
-        elif job.error is not None or (not self._outcome_lines and job.exit_code != 0 and job.problem() is not None):
+        elif not self._outcome_lines and job.exit_code != 0 and job.problem() is not None:  # said once: not beside stdout's line
             self.renderer.message(f"kjob: {job.problem().message}", always=True)  # what kept kjob from the outcome
 
     def trouble(self, job, text: str) -> None:
@@ -551,9 +552,11 @@ def _problem_text(job) -> str:
 
 def _end_line(job) -> str:
     """A job's outcome, one line of data: `job REF ENDPOINT: DONE (waited 2.0 s)`, `already DONE`..."""
+    state = job.state
+    if job.error is not None and job.unreachable_since is not None:  # the other errors' messages name the job
+        return f"job {_ref_label(job)}{' ' + state.endpoint if state else ''}: UNREACHABLE: {job.error.message}"
     if job.error is not None:
         return job.error.message
-    state = job.state
     if state is None:
         return f"job {_ref_label(job)}: not seen (waited {job.elapsed:.1f} s)"
     if not job.finished:
@@ -569,7 +572,8 @@ def _end_line(job) -> str:
 def wait_record(job) -> dict[str, Any]:
     """The --json line of `kjob wait` for one job: status's shape plus ref, exit_code and elapsed."""
     record: dict[str, Any] = job.state.as_json() if job.state else {"job_id": job.ref.job_id, "job_tag": job.ref.tag}
-    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3)}
+    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3),
+              "reachable": job.unreachable_since is None}  # false: the status fields are the last ones seen
     if job.error is not None:
         record["error"] = job.error.message
     return record
