@@ -553,10 +553,11 @@ def _problem_text(job) -> str:
 def _end_line(job) -> str:
     """A job's outcome, one line of data: `job REF ENDPOINT: DONE (waited 2.0 s)`, `already DONE`..."""
     state = job.state
-    if job.error is not None and job.unreachable_since is not None:  # the other errors' messages name the job
-        return f"job {_ref_label(job)}{' ' + state.endpoint if state else ''}: UNREACHABLE: {job.error.message}"
-    if job.error is not None:
-        return job.error.message
+    if job.error is not None:  # what kept kjob from the outcome, under the job's name
+        if job.unreachable_since is None and job.error.message.startswith((f"job {job.ref} ", f"job {job.ref}:")):
+            return job.error.message  # it names the job already (not found, another job's answer)
+        word = "UNREACHABLE" if job.unreachable_since is not None else ERROR_WORDS.get(job.error.exit_code, "FAILED")
+        return f"job {_ref_label(job)}{' ' + state.endpoint if state else ''}: {word}: {job.error.message}"
     if state is None:
         return f"job {_ref_label(job)}: not seen (waited {job.elapsed:.1f} s)"
     if not job.finished:
