@@ -139,9 +139,15 @@ class CredentialsRefused(KjobError):
 
 
 class NoClusterReachable(KjobError):
-    """Every configured cluster failed (connection, timeout, 5xx); says which and why."""
+    """Every configured cluster failed (connection, timeout, 5xx); says which and why.
+
+    `cause` is the message without the hint (what to do), for a line about a job mid-wait."""
 
     exit_code = ExitStatus.UNREACHABLE
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        self.cause = message
+        super().__init__(f"{message}; {hint}" if hint else message)
 
 
 class PartialResult(KjobError):

@@ -241,7 +241,8 @@ def wait_record(job) -> dict[str, Any]:
     """The --json line of `kjob wait` for one job (ops.wait.Followed): status's shape (or, never
     seen, the job as named) plus ref, exit_code and elapsed."""
     record: dict[str, Any] = job.state.as_json() if job.state else {"job_id": job.ref.job_id, "job_tag": job.ref.tag}
-    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3)}
+    record = {"ref": str(job.ref), **record, "exit_code": job.exit_code, "waited_seconds": round(job.elapsed, 3),
+              "reachable": job.unreachable_since is None}  # false: the status fields are the last ones seen
     if job.error is not None:
         record["error"] = job.error.message
     return record

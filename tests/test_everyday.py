@@ -36,7 +36,7 @@ def test_cancel_is_idempotent_and_reports_jobs_that_ended(emulator):
 def test_cancel_of_a_job_that_does_not_exist_is_exit_5(emulator):
     result = run_cli(["cancel", "no-such-job", "--url", emulator.url])
     assert (result.exit_code, result.stderr) == (
-        5, f"kjob: job no-such-job not found on {emulator.url} (looked up by tag): Job with tag 'no-such-job' not found\n")
+        5, f"kjob: job no-such-job not found on {emulator.url} (looked up by tag no-such-job): Job with tag 'no-such-job' not found\n")
 
 
 def test_cancel_at_last_on_the_backup(ring):

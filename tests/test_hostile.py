@@ -218,7 +218,8 @@ def test_an_error_from_a_server_shown_in_wait_carries_no_raw_escape():
     with Hostile(http(error("\x1b]0;owned\x07 refused"))) as server:
         result = run_kjob(["wait", "t1", "--url", server.url, "--progress", "plain"])
     assert result.returncode == 8
-    assert result.stderr.decode() == f"kjob: server refused /get/job on {server.url}: \\x1b]0;owned\\x07 refused\n"
+    assert b"\x1b" not in result.stdout + result.stderr  # the outcome line, said once on stdout, names the job
+    assert result.stdout == f"job t1: REFUSED: server refused /get/job on {server.url}: \\x1b]0;owned\\x07 refused\n".encode()
 
 
 def test_kjobs_own_colour_survives_and_the_servers_escapes_do_not():

@@ -91,7 +91,7 @@ class Client:
             answer = self._get_job(cluster, record, sink)
         except ServerRefused as exc:
             if NOT_FOUND.search(exc.server_message):
-                how = "by tag" if ref.tag else "by id"
+                how = "by id" if record["job_id"] != NO_ID else f"by tag {record['options']['job_tag']}"  # what was asked
                 raise JobNotFound(f"job {ref} not found on {cluster} (looked up {how}): {exc.server_message}") from None
             raise
         state = _state(ref, cluster, answer, record)

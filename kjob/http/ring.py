@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kjob.errors import CredentialsRefused, NoClusterReachable, ProtocolError, ServerRefused
+from kjob.errors import CredentialsRefused, JobNotFound, NoClusterReachable, ProtocolError, ServerRefused
 from kjob.http.exchange import ClusterFailed, Exchange, Reports
 from kjob.protocol import encodings
 
@@ -54,6 +54,7 @@ class Ring:
         rounds = max(1, rounds or self.settings.retries)
         deadline = self.settings.deadline
         reasons: dict[str, str] = {}
+        failed_clusters: dict[str, str] = {}  # those that failed, not those skipped
         for round_number in range(rounds):
             start = self.current
             for offset in range(len(self.clusters)):
@@ -63,9 +64,19 @@ class Ring:
                 cluster = self.clusters[index]
                 try:
                     result = self._try(cluster, attempt, reasons, recheck=offset == 0)
-                except (SkipCluster, ClusterFailed) as failed:
-                    reasons[cluster] = failed.reason if isinstance(failed, ClusterFailed) else str(failed)
+                except SkipCluster as skipped:
+                    reasons[cluster] = str(skipped)
                     continue
+                except ClusterFailed as failed:
+                    reasons[cluster] = failed_clusters[cluster] = failed.reason
+                    continue
+                except JobNotFound as missing:
+                    if not failed_clusters:
+                        raise
+                    # Not here, and a cluster that may know it failed: how the job stands is unknown.
+                    tried = "; ".join(f"{failed} unreachable ({why})" for failed, why in failed_clusters.items())
+                    raise NoClusterReachable(f"{tried}, and {missing.message} (not there, or not yet: a tag reaches a "
+                                             "backup after a delay)") from None
                 self._move_to(index, reasons)
                 return result, cluster
             if round_number + 1 < rounds:
@@ -100,8 +111,8 @@ class Ring:
     def _unreachable(endpoint: str, reasons: dict[str, str]) -> NoClusterReachable:
         if _nothing_listening(reasons):
             return NoClusterReachable(
-                f"no cluster answered {endpoint}: nothing is listening at {', '.join(reasons)} (connection refused); "
-                "give your cluster's URL with --url or KJOB_URL, or start the emulator: python -m kjob.emulator"
+                f"no cluster answered {endpoint}: nothing is listening at {', '.join(reasons)} (connection refused)",
+                hint="give your cluster's URL with --url or KJOB_URL, or start the emulator: python -m kjob.emulator",
             )
         tried = "; ".join(f"{cluster}: {reason}" for cluster, reason in reasons.items())
         return NoClusterReachable(f"no cluster answered {endpoint} (tried {tried})")

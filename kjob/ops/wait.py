@@ -58,6 +58,7 @@ class Followed:
     delay: float = FIRST_POLL
     missing_since: float | None = None
     unreachable_since: float | None = None
+    unreachable: NoClusterReachable | None = None  # why, while it is unreachable
     first_progress: tuple[float, int] | None = None  # (when, progress) of the first look
     seen_running: bool = False  # a look found it not yet ended (else it had ended before the wait)
 
@@ -99,7 +100,7 @@ def wait(app: App, refs: list[JobRef], options: WaitOptions, display) -> int:
     if client.trace is not None:
         client.trace = display.trace  # --verbose lines go above the bars too
     started = time.monotonic()
-    jobs = [Followed(ref, started=started) for ref in refs]
+    jobs = [Followed(ref, started=started) for ref in dict.fromkeys(refs)]  # a job named twice is followed once
     display.start(jobs)
     try:
         follow(client, jobs, display, interval=options.interval, fail_fast=options.fail_fast,
@@ -152,12 +153,15 @@ def follow(
             now = time.monotonic()
             due = [job for job in jobs if not job.finished and job.next_poll <= now]
             for job, outcome in zip(due, pool.map(lambda job: _look(client, job.ref), due)):
-                _apply(job, outcome, listener, interval, not_found_grace, unreachable_grace)
+                _apply(job, outcome, listener, interval, not_found_grace, unreachable_grace, deadline)
             pending = [job for job in jobs if not job.finished]
             if not pending or (fail_fast and any(job.exit_code != 0 for job in jobs if job.finished)):
                 return jobs
             now = time.monotonic()
             if deadline is not None and now >= deadline:
+                for job in pending:  # unreachable at the end: kjob cannot know it still runs
+                    if job.unreachable is not None:
+                        _unreachable_at_end(job, listener, now)
                 return jobs
             wake = min(job.next_poll for job in pending)
             if deadline is not None:
@@ -173,14 +177,14 @@ def _look(client, ref: JobRef) -> JobState | KjobError:
 
 
 def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, interval: float,
-           not_found_grace: float, unreachable_grace: float) -> None:
+           not_found_grace: float, unreachable_grace: float, deadline: float | None = None) -> None:
     now = time.monotonic()
     job.next_poll = now + job.delay
     job.delay = min(interval, job.delay * POLL_GROWTH)
     if isinstance(outcome, JobState):
         previous = job.state.job_status if job.state else None
         moved = job.state is None or outcome.progress > job.state.progress
-        job.state, job.missing_since, job.unreachable_since = outcome, None, None
+        job.state, job.missing_since, job.unreachable_since, job.unreachable = outcome, None, None, None
         job.seen_running = job.seen_running or not outcome.finished
         if moved:  # a job whose progress stands still is not about to end: no early look
             job.next_poll = min(job.next_poll, _expected_end(job, outcome, now))
@@ -200,13 +204,27 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
             return
     elif isinstance(outcome, NoClusterReachable):
         first = job.unreachable_since is None
-        job.unreachable_since = job.unreachable_since or now
+        job.unreachable_since, job.unreachable = job.unreachable_since or now, outcome
         if now - job.unreachable_since < unreachable_grace:
             if first:
                 last = f"; last seen {job.state.job_status} {job.state.progress}%" if job.state else ""
-                listener.trouble(job, f"job {job.ref} unreachable{last}: {outcome.message}; still trying for {unreachable_grace:g} s")
+                left = unreachable_grace if deadline is None else min(unreachable_grace, max(0.0, deadline - now))
+                listener.trouble(job, f"job {job.ref} unreachable{last}: {outcome.cause}; still trying for {left:.0f} s")
             return
+        outcome = _unreachable_error(job, outcome)
     job.error, job.ended = outcome, now
+    listener.ended(job)
+
+
+def _unreachable_error(job: Followed, outcome: NoClusterReachable) -> NoClusterReachable:
+    """The job's outcome when it could not be reached: its last known state, and why."""
+    if job.state is None:  # never reached: the first-contact error, with its hint
+        return outcome
+    return NoClusterReachable(f"last seen {job.state.job_status} {job.state.progress}%, could not be reached: {outcome.cause}")
+
+
+def _unreachable_at_end(job: Followed, listener: Listener, now: float) -> None:
+    job.error, job.ended = _unreachable_error(job, job.unreachable), now
     listener.ended(job)
 
 

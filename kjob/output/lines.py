@@ -141,7 +141,8 @@ class HumanLines(Renderer):
             return self.status_line(f"{name}: already ", state.job_status, ", nothing to cancel")
         if state.job_status == "CANCELLED":
             return self.status_line(f"{name}: ", "CANCELLED")
-        return self.status_line(f"{name}: still ", state.job_status, f" after the cancel ({server_status or 'no status'})")
+        said = "" if server_status.upper() == state.job_status.upper() else f" ({server_status or 'no status'})"
+        return self.status_line(f"{name}: still ", state.job_status, f" after the cancel{said}")
 
     def job_list(self, rows: list[dict], hidden: int = 0) -> None:
         """`kjob list`: a header, then one job a line; `hidden` ended jobs left out."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 
 from kjob.errors import ERROR_WORDS
+from kjob.model import ref_text
 
 
 def ref_label(job) -> str:
@@ -15,7 +16,7 @@ def ref_label(job) -> str:
     ref = str(job.ref)
     tag = job.state.tag if job.state else None
     if job.ref.job_id is not None and tag and tag != ref:
-        return f"{ref} ({tag})"
+        return f"{ref} ({ref_text(tag)})"  # an all-digit tag as a REF: `41 (tag:3)`
     return ref
 
 
@@ -23,9 +24,9 @@ def outcome_text(job) -> str:
     """The word for how a job stands: its status, or what kept kjob from seeing it."""
     if job.error is not None and job.state is None:
         return ERROR_WORDS.get(job.error.exit_code, "FAILED")
-    if not job.finished and job.unreachable_since is not None:
+    if job.unreachable_since is not None:  # unreachable now, or at the end (its last status is not its outcome)
         return "UNREACHABLE"
-    return job.state.job_status if job.state else "UNKNOWN"
+    return job.state.job_status if job.state else "waiting"  # not seen yet (the not-found grace)
 
 
 def table_status(job) -> str:
@@ -52,9 +53,12 @@ def problem_text(job) -> str:
 
 def end_line(job) -> str:
     """A job's outcome, one line of data: `job REF ENDPOINT: DONE (waited 2.0 s)`, `already DONE`..."""
-    if job.error is not None:
-        return job.error.message
     state = job.state
+    if job.error is not None:  # what kept kjob from the outcome, under the job's name
+        if job.unreachable_since is None and job.error.message.startswith((f"job {job.ref} ", f"job {job.ref}:")):
+            return job.error.message  # it names the job already (not found, another job's answer)
+        word = "UNREACHABLE" if job.unreachable_since is not None else ERROR_WORDS.get(job.error.exit_code, "FAILED")
+        return f"job {ref_label(job)}{' ' + state.endpoint if state else ''}: {word}: {job.error.message}"
     if state is None:
         return f"job {ref_label(job)}: not seen (waited {job.elapsed:.1f} s)"
     if not job.finished:

@@ -80,7 +80,7 @@ class WaitDisplay:
 
     def _show_end(self, job) -> None:
         """What kept kjob from a job's outcome, or a bad outcome stdout does not carry, on stderr."""
-        if job.error is not None or (not self._outcome_lines and job.exit_code != 0 and job.problem() is not None):
+        if not self._outcome_lines and job.exit_code != 0 and job.problem() is not None:  # said once: not beside stdout's line
             self.renderer.message(f"kjob: {job.problem().message}", always=True)
 
     def trouble(self, job, text: str) -> None:
