@@ -17,6 +17,7 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 install: $(STAMP)
 
 test: install
+	$(BIN)/ruff check kjob tests bench
 	$(BIN)/python -m pytest -q
 
 # The demo: an emulator on a free port, a real SQL query (run on the emulator's SQLite

@@ -89,7 +89,7 @@ def stats(values: list[float]) -> str:
 
 
 def ratio(first: list[Run], second: list[Run], field: str = "cpu") -> tuple[float, float]:
-    ratios = [getattr(a, field) / getattr(b, field) for a, b in zip(first, second)]
+    ratios = [getattr(a, field) / getattr(b, field) for a, b in zip(first, second, strict=True)]
     return min(ratios), statistics.median(ratios)
 
 
@@ -152,7 +152,7 @@ def measure_startup(_: Emulator) -> None:
     for args in (["--help"], ["status", "--help"]):
         first, second = pair([*KJOB, *args], [*bare, *args])
         low, median = ratio(first, second)
-        wall_low, wall_median = ratio(first, second, "wall")
+        _, wall_median = ratio(first, second, "wall")
         row(f"kjob {' '.join(args)} vs a bare click program (cpu ratio; wall)",
             f"cpu {stats([r.cpu for r in first])} s", f"cpu {stats([r.cpu for r in second])} s",
             f"ratio min {low:.2f} med {median:.2f}; wall med {wall_median:.2f}; {verdict(median, 1.25)}")
@@ -172,7 +172,8 @@ def measure_status(emulator: Emulator) -> None:
     tag = submit(emulator, alter())
     kjob = [*KJOB, "status", tag, "--url", emulator.url]
     for name, other in (("import requests", [PYTHON, "-c", "import requests"]),
-                        ("a lazy click program importing requests, posting once", [PYTHON, str(BASELINES / "requests_post.py"), "status", tag, "--url", emulator.url]),
+                        ("a lazy click program importing requests, posting once",
+                         [PYTHON, str(BASELINES / "requests_post.py"), "status", tag, "--url", emulator.url]),
                         ("gpudb: import, connect, get_job", [PYTHON, str(BASELINES / "gpudb_status.py"), emulator.url, tag])):
         first, second = pair(kjob, other)
         low, median = ratio(first, second)
@@ -222,7 +223,7 @@ def measure_upload(emulator: Emulator) -> None:
         f"{peak:.1f} MiB", f"bare requests upload {min(r.peak_mb for r in second):.0f} MiB peak", verdict(peak, 64))
     speed = [size / r.wall / MB for r in first]
     base_speed = [size / r.wall / MB for r in second]
-    low, median = ratio(second, first, "wall")
+    _, median = ratio(second, first, "wall")
     row(f"kjob submit --avro ({SIZE_MB} MiB): throughput vs bare requests streaming upload",
         f"{statistics.median(speed):.0f} MiB/s (max {max(speed):.0f})", f"{statistics.median(base_speed):.0f} MiB/s",
         f"ratio med {median:.2f}; {verdict(median, 0.5, lower_is_better=False)}; emulator share of CPU {share:.0%}")
@@ -254,7 +255,7 @@ def measure_download(emulator: Emulator) -> None:
     row(f"kjob fetch --raw -o ({SIZE_MB} MiB): peak RSS above idle kjob ({idle:.0f} MiB)", f"{peak:.1f} MiB",
         f"bare requests download {min(r.peak_mb for r in second):.0f} MiB peak", verdict(peak, 64))
     print(f"  (each run, wall s: kjob {[round(r.wall, 2) for r in first]}, bare {[round(r.wall, 2) for r in second]})")
-    low, median = ratio(second, first, "wall")
+    _, median = ratio(second, first, "wall")
     row(f"kjob fetch --raw -o ({SIZE_MB} MiB): throughput vs bare requests streaming download",
         f"{size / statistics.median([r.wall for r in first]) / MB:.0f} MiB/s",
         f"{size / statistics.median([r.wall for r in second]) / MB:.0f} MiB/s",
@@ -317,8 +318,8 @@ def measure_wait(emulator: Emulator) -> None:
 def _start_jobs(emulator: Emulator, count: int) -> dict[str, float]:
     """Start `count` jobs that end over 3 to 22.5 s; each tag with (about) when its job ends."""
     sys.path.insert(0, str(ROOT))
-    from kjob.http.api import Client
     from kjob.config import Settings
+    from kjob.http.api import Client
     from kjob.protocol import payload
 
     client = Client(Settings(urls=(emulator.url,)))

@@ -86,7 +86,7 @@ def parse_cluster_url(text: str) -> ClusterURL:
     from urllib.parse import unquote, urlsplit, urlunsplit
 
     raw = text.strip()
-    scheme, sep, rest = raw.partition("://")
+    _, sep, rest = raw.partition("://")
     userinfo = rest.rpartition("@")[0] if sep else ""
     if "/" in userinfo and ":" in userinfo:
         raise BadInput(f"cluster URL {redact_url(raw)!r}: a '/' in its password must be written %2F"
@@ -203,7 +203,7 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
 
 
 def _toml_type(value: Any) -> str:
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
         return str(value)
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
     return next((text for kind, text in names.items() if isinstance(value, kind)), type(value).__name__)

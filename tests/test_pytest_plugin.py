@@ -77,8 +77,8 @@ def test_the_fixture_keeps_the_tests_jobs_out_of_the_users_record(pytester):
                                  env=env, capture_output=True, text=True, check=True).stdout.strip()
             last = subprocess.run(kjob + ["history", "-n", "1"], env=env, capture_output=True, text=True, check=True)
             assert tag in last.stdout
-            assert os.environ["XDG_STATE_HOME"] != %r
-    """ % str(users_state))
+            assert os.environ["XDG_STATE_HOME"] != {users_state!r}
+    """.replace("{users_state!r}", repr(str(users_state))))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert not (users_state / "kjob").exists()

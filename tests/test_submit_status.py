@@ -312,4 +312,5 @@ def test_password_prompt_on_a_terminal(secured):
                               answer=(b"Password for alice", b"s3cret-pw\n"))
     assert code == 5, screen  # authenticated: the job simply does not exist
     assert "s3cret-pw" not in screen
-    assert screen.splitlines()[-1] == f"kjob: job no-such-job not found on {secured.url} (looked up by tag no-such-job): Job with tag 'no-such-job' not found"
+    assert screen.splitlines()[-1] == (f"kjob: job no-such-job not found on {secured.url} (looked up by tag no-such-job):"
+                                       " Job with tag 'no-such-job' not found")

@@ -41,12 +41,11 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
           timeout: float | None, waiting: WaitOptions, cluster: ClusterOptions) -> None:
     """Print a finished job's response, decoded to JSON (or --raw bytes)."""
     from kjob.cli.context import make_app, wait_display
+    from kjob.files import output_target
     from kjob.ops.fetch import Destination, check_format
     from kjob.ops.fetch import fetch as fetch_response
     from kjob.ops.wait import wait
     from kjob.output.terminal import colour_allowed
-
-    from kjob.files import output_target
 
     check_format(raw, fmt, every)
     output = output_target(output)

@@ -10,7 +10,8 @@ from kjob.cli.options import output_options
 
 
 @click.command()
-@click.option("-n", "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="How many (newest last; 0: none, as tail -n 0); the record keeps the newest 1000.")
+@click.option("-n", "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="How many (newest last; 0: none, as tail -n 0);"
+              " the record keeps the newest 1000.")
 @output_options
 def history(limit: int, as_json: bool, quiet: bool) -> None:
     """List the jobs kjob submitted from here.

@@ -355,7 +355,7 @@ class Ring:
                     rows.append((job_id, SHOW_STATUS[status], job.endpoint, job.received_ms, job.auth_id, job.source_ip,
                                  statement, job.tag))
         rows.sort()
-        columns = list(zip(*rows)) if rows else [()] * 8
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 8
         tags = list(columns[7])
         info = {"job_tag": json.dumps(tags) if self.show_jobs_tags == "json" else ",".join(tags)}
         return {

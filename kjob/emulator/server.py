@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import socket
 import sqlite3
@@ -107,10 +108,8 @@ class _Listener(ThreadingHTTPServer):
     def cut_connections(self) -> None:
         with self.connections_lock:
             for connection in list(self.open_connections):
-                try:
+                with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class ClusterServer:
@@ -163,7 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = f"kjob-emulator/{__version__}"
     server: _Listener
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args) -> None:
         if self.server.cluster.verbose:
             super().log_message(format, *args)
 

@@ -148,7 +148,7 @@ def encode_columns(names: list[str], rows: list[tuple], encoding: str) -> dict:
     """The column-oriented result of rows: its schema and its binary or JSON encoding."""
     columns: dict[str, Any] = {}
     fields, datatypes = [], []
-    for index, name in enumerate(names):
+    for index in range(len(names)):
         values = [row[index] for row in rows]
         avro_type, datatype, kind = column_type(values)
         columns[f"column_{index + 1}"] = [value if value is None or isinstance(value, kind) else kind(value) for value in values]
@@ -156,7 +156,8 @@ def encode_columns(names: list[str], rows: list[tuple], encoding: str) -> dict:
         datatypes.append(datatype)
     columns["column_headers"] = list(names)
     columns["column_datatypes"] = datatypes
-    schema = {"type": "record", "name": "generic_response", "fields": fields + [
+    schema = {"type": "record", "name": "generic_response", "fields": [
+        *fields,
         {"name": "column_headers", "type": {"type": "array", "items": "string"}},
         {"name": "column_datatypes", "type": {"type": "array", "items": "string"}},
     ]}

@@ -30,7 +30,8 @@ def list_jobs(app: App, include_finished: bool) -> tuple[list[dict], int]:
     found = sorted(
         ((received, job_id, status, endpoint, user, tag)
          for job_id, status, endpoint, received, user, tag in zip(
-             answer["job_id"], answer["status"], answer["endpoint_name"], answer["time_received"], answer["auth_id"], tags)
+             answer["job_id"], answer["status"], answer["endpoint_name"], answer["time_received"], answer["auth_id"], tags,
+             strict=False)  # the server's columns, as /show/jobs sends them: a short one ends the list, as before
          if endpoint != SHOW_JOBS),
         reverse=True)
     rows = [listed_job(job_id, status, endpoint, received, user, tag, cluster)
@@ -39,6 +40,6 @@ def list_jobs(app: App, include_finished: bool) -> tuple[list[dict], int]:
     if not include_finished and not (app.render.as_json or app.render.quiet):
         everything, _ = app.client().list_jobs(True)
         shown = {row["job_id"] for row in rows}
-        hidden = sum(1 for job_id, endpoint in zip(everything["job_id"], everything["endpoint_name"])
+        hidden = sum(1 for job_id, endpoint in zip(everything["job_id"], everything["endpoint_name"], strict=False)
                      if job_id not in shown and endpoint != SHOW_JOBS)
     return rows, hidden

@@ -152,7 +152,7 @@ def follow(
         while True:
             now = time.monotonic()
             due = [job for job in jobs if not job.finished and job.next_poll <= now]
-            for job, outcome in zip(due, pool.map(lambda job: _look(client, job.ref), due)):
+            for job, outcome in zip(due, pool.map(lambda job: _look(client, job.ref), due), strict=True):
                 _apply(job, outcome, listener, interval, not_found_grace, unreachable_grace, deadline)
             pending = [job for job in jobs if not job.finished]
             if not pending or (fail_fast and any(job.exit_code != 0 for job in jobs if job.finished)):

@@ -6,7 +6,6 @@ The bars, the outcome lines, the --json records, the summary table and the step 
 
 from __future__ import annotations
 
-
 from kjob.errors import ERROR_WORDS
 from kjob.model import ref_text
 

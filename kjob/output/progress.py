@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import IO, Any
 
 from kjob.config import redact_url
-from kjob.output.lines import Renderer, failover_text
 from kjob.model import wait_record
+from kjob.output.lines import Renderer, failover_text
 from kjob.output.outcomes import end_line, outcome_text, problem_text, ref_label, table_status, waited
 from kjob.output.summary import write_step_summary
 from kjob.output.terminal import STATUS_COLOURS, Terminal

@@ -109,7 +109,7 @@ def committed() -> dict[str, str]:
     """The registry files as they are in the package."""
     found = {}
     names = [os.path.join("endpoints", name) for name in os.listdir(ENDPOINTS_DIR)] if os.path.isdir(ENDPOINTS_DIR) else []
-    for name in names + ["gpudb_response.json"]:
+    for name in [*names, "gpudb_response.json"]:
         path = os.path.join(HERE, name)
         if os.path.exists(path):
             with open(path, encoding="utf-8") as handle:

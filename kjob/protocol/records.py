@@ -99,4 +99,4 @@ def rows_of(response: dict) -> tuple[list[str], list[dict[str, Any]]]:
     count = len(data[0]) if data else 0
     if any(len(column) != count for column in data):
         raise ProtocolError("the result has columns of different lengths")
-    return headers, [dict(zip(headers, values)) for values in zip(*data)]
+    return headers, [dict(zip(headers, values, strict=True)) for values in zip(*data, strict=True)]
