@@ -169,7 +169,7 @@ def exit_code_of(state: JobState) -> int:
 def worst(codes: list[int]) -> int:
     """The most severe of several exit codes, by errors.SEVERITY."""
     present = set(codes)
-    return next((code for code in SEVERITY if code in present), max(present, default=0))
+    return next((code for code in SEVERITY if code in present), max(present, default=ExitStatus.OK))
 
 
 def error_for(state: JobState) -> KjobError | None:

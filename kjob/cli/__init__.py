@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sys.stdout.flush()  # what a successful run or an error left for stdout
     except OSError as exc:
-        code = _output_failed(exc) if code == 0 else code
+        code = _output_failed(exc) if code == ExitStatus.OK else code
     sys.exit(code)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kjob.errors import (
+    ExitStatus,
     Interrupted,
     JobNotFound,
     KjobError,
@@ -93,7 +94,7 @@ class Listener(Protocol):
 
 def wait(app: App, refs: list[JobRef], options: WaitOptions, display) -> int:
     """Follow jobs to their end (or the command's deadline), told to `display` (a
-    render.WaitDisplay); the exit code of the outcome."""
+    kjob.output.progress.WaitDisplay); the exit code of the outcome."""
     client = app.client()
     client.on_failover = display.failover
     client.on_retry = display.retry  # above the bars, and once per outage rather than once per poll
@@ -112,7 +113,7 @@ def wait(app: App, refs: list[JobRef], options: WaitOptions, display) -> int:
     except BaseException:
         display.abort()  # give the terminal back (cursor, line) before the error is shown
         raise
-    stopped_early = options.fail_fast and any(job.finished and job.exit_code != 0 for job in jobs)
+    stopped_early = options.fail_fast and any(job.finished and job.exit_code != ExitStatus.OK for job in jobs)
     display.stop(jobs, timed_out=any(not job.finished for job in jobs) and not stopped_early)
     return worst([job.exit_code for job in jobs])
 
@@ -155,7 +156,7 @@ def follow(
             for job, outcome in zip(due, pool.map(lambda job: _look(client, job.ref), due), strict=True):
                 _apply(job, outcome, listener, interval, not_found_grace, unreachable_grace, deadline)
             pending = [job for job in jobs if not job.finished]
-            if not pending or (fail_fast and any(job.exit_code != 0 for job in jobs if job.finished)):
+            if not pending or (fail_fast and any(job.exit_code != ExitStatus.OK for job in jobs if job.finished)):
                 return jobs
             now = time.monotonic()
             if deadline is not None and now >= deadline:

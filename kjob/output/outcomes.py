@@ -6,7 +6,7 @@ The bars, the outcome lines, the --json records, the summary table and the step 
 
 from __future__ import annotations
 
-from kjob.errors import ERROR_WORDS
+from kjob.errors import ERROR_WORDS, ExitStatus
 from kjob.model import ref_text
 
 
@@ -56,7 +56,7 @@ def end_line(job) -> str:
     if job.error is not None:  # what kept kjob from the outcome, under the job's name
         if job.unreachable_since is None and job.error.message.startswith((f"job {job.ref} ", f"job {job.ref}:")):
             return job.error.message  # it names the job already (not found, another job's answer)
-        word = "UNREACHABLE" if job.unreachable_since is not None else ERROR_WORDS.get(job.error.exit_code, "FAILED")
+        word = ExitStatus.UNREACHABLE.word if job.unreachable_since is not None else ERROR_WORDS.get(job.error.exit_code, "FAILED")
         return f"job {ref_label(job)}{' ' + state.endpoint if state else ''}: {word}: {job.error.message}"
     if state is None:
         return f"job {ref_label(job)}: not seen (waited {job.elapsed:.1f} s)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from kjob.config import redact_url
+from kjob.errors import ExitStatus
 from kjob.model import wait_record
 from kjob.output.lines import Renderer, failover_text
 from kjob.output.outcomes import end_line, outcome_text, problem_text, ref_label, table_status, waited
@@ -80,7 +81,7 @@ class WaitDisplay:
 
     def _show_end(self, job) -> None:
         """What kept kjob from a job's outcome, or a bad outcome stdout does not carry, on stderr."""
-        if not self._outcome_lines and job.exit_code != 0 and job.problem() is not None:  # said once: not beside stdout's line
+        if not self._outcome_lines and job.exit_code != ExitStatus.OK and job.problem() is not None:  # said once: not beside stdout's line
             self.renderer.message(f"kjob: {job.problem().message}", always=True)
 
     def trouble(self, job, text: str) -> None:
@@ -272,7 +273,7 @@ class Bars(WaitDisplay):
             self._progress.stop_task(task)
             self._ended.add(id(job))
             self._hidden = [hidden for hidden in self._hidden if not hidden.finished]
-            if self._hidden and job.exit_code == 0:  # make room for a running job still hidden
+            if self._hidden and job.exit_code == ExitStatus.OK:  # make room for a running job still hidden
                 self._progress.update(task, visible=False)
                 self._progress.update(self._tasks[id(self._hidden.pop(0))], visible=True)
         if self._overall is not None:

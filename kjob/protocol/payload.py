@@ -11,7 +11,7 @@ import io
 from functools import cache
 from typing import Any
 
-from kjob.errors import ProtocolError
+from kjob.errors import ExitStatus, ProtocolError
 from kjob.protocol import avro, encodings, schemas
 
 PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
@@ -21,7 +21,7 @@ USER, READ, WRITE = "user", "read", "write"  # what a walk checks: see Schema.co
 class PayloadMismatch(ProtocolError):
     """A payload that does not fit its schema; the message names the field."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class Schema:
