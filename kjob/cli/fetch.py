@@ -15,6 +15,7 @@ from kjob.cli.options import (
     timeout_option,
     wait_options,
 )
+from kjob.errors import ExitStatus
 
 if TYPE_CHECKING:
     from kjob.ops.wait import WaitOptions
@@ -45,7 +46,7 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
     from kjob.ops.fetch import Destination, check_format
     from kjob.ops.fetch import fetch as fetch_response
     from kjob.ops.wait import wait
-    from kjob.output.terminal import colour_allowed
+    from kjob.output.terminal import Terminal
 
     check_format(raw, fmt, every)
     output = output_target(output)
@@ -54,8 +55,8 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
     if then_wait:  # quiet by default: stdout is the response's
         waiting = dataclasses.replace(waiting, progress="none" if waiting.progress == "auto" else waiting.progress)
         code = wait(app, [job_ref], waiting, wait_display(app, waiting, outcomes=False))
-        if code != 0:
+        if code != ExitStatus.OK:
             ctx.exit(code)
-    terminal = sys.stdout.isatty()
-    where = Destination(output, sys.stdout, terminal, terminal and colour_allowed(sys.stdout))
+    stdout = Terminal.of(sys.stdout)
+    where = Destination(output, sys.stdout, stdout.is_terminal, stdout.colour)
     fetch_response(app, job_ref, where, raw=raw, fmt=fmt, every=every)

@@ -30,8 +30,3 @@ class Terminal:
             terminal = False
         can_draw = terminal and os.environ.get("TERM") != "dumb"
         return cls(is_terminal=terminal, can_draw=can_draw, colour=can_draw and not os.environ.get("NO_COLOR"))
-
-
-def colour_allowed(stream: IO[str]) -> bool:
-    """Colour only on a terminal, and never with NO_COLOR set or TERM=dumb."""
-    return Terminal.of(stream).colour
