@@ -16,15 +16,9 @@ DONE_JOB = json.dumps({"table_name": "t", "action": "refresh", "value": "", "opt
 
 def test_a_job_unreachable_at_the_deadline_ends_unreachable_not_timed_out(emulator, tmp_path):
     tag = start(emulator.url, "/alter/table", alter(30))
-    stopped = []
-
-    def stop(_process=None) -> None:
-        if not stopped:
-            stopped.append(emulator.primary.stop())
-
     with open(tmp_path / "out", "w") as out:
         code, output = run_in_pty(["wait", tag, "--url", emulator.url, "--interval", "0.2", "--timeout", "3"],
-                                  stdout=out, when=(b"RUNNING", stop), columns=300)
+                                  stdout=out, when=(b"RUNNING", lambda _: emulator.primary.stop()), columns=300)
     assert code == 7  # kjob cannot know that the job still runs: not 4
     screen = [line for line in final_screen(output, 300) if line]
     notes = [line for line in screen if line.startswith(f"kjob: job {tag} unreachable; last seen RUNNING ")]
@@ -45,15 +39,9 @@ def test_a_job_unreachable_at_the_deadline_ends_unreachable_not_timed_out(emulat
 
 def test_the_json_record_of_an_unreachable_job_says_so(emulator, tmp_path):
     tag = start(emulator.url, "/alter/table", alter(30))
-    stopped = []
-
-    def stop(_process=None) -> None:
-        if not stopped:
-            stopped.append(emulator.primary.stop())
-
     with open(tmp_path / "out", "w") as out:
         code, _ = run_in_pty(["wait", tag, "--json", "--url", emulator.url, "--interval", "0.2", "--timeout", "2"],
-                             stdout=out, when=(b"RUNNING", stop))
+                             stdout=out, when=(b"RUNNING", lambda _: emulator.primary.stop()))
     assert code == 7
     record = json.loads((tmp_path / "out").read_text())
     assert (record["job_status"], record["running"], record["exit_code"], record["reachable"]) == ("RUNNING", True, 7, False)
