@@ -33,8 +33,8 @@ def one_input(data: bytes) -> None:
         lambda: codec.decode_response("/get/job", data, "binary"),
         lambda: codec.decode_response("/get/job", data, "json"),
         lambda: codec.read_get_job_stream(avro.Source(data), Drop()),
-        lambda: payload.decode_job_response({"endpoint": "/execute/sql", "response_encoding": "binary",
-                                             "job_response": data, "job_response_str": ""}),
+        lambda: payload.read_job_response({"endpoint": "/execute/sql", "response_encoding": "binary",
+                                           "job_response": data, "job_response_str": ""}),
         lambda: records.rows_of({"json_encoded_response": data.decode("latin-1"), "binary_encoded_response": b"",
                                   "response_schema_str": ""}),
     ):

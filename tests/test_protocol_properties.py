@@ -807,7 +807,7 @@ def test_union_with_an_object_branch_mismatch_names_the_field():
 
 
 # ---------------------------------------------------------------------------------------
-# decode_job_response
+# read_job_response (the response as plain JSON: bytes as one character per byte)
 
 
 def _done_job(endpoint, response_encoding, job_response=b"", job_response_str=""):
@@ -821,35 +821,35 @@ def _done_job(endpoint, response_encoding, job_response=b"", job_response_str=""
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @FEW
 @given(data=st.data())
-def test_decode_job_response_binary_and_json(endpoint, data):
+def test_read_job_response_binary_and_json(endpoint, data):
     response_schema = schemas.endpoint(endpoint).response
     record = data.draw(avro_values(response_schema.schema), label="response")
     plain = json_form(response_schema.schema, record)
 
     binary_job = _done_job(endpoint, "binary", job_response=fastavro_bytes(response_schema.schema, record))
-    assert payload.decode_job_response(binary_job) == plain
+    assert payload.to_json_value(payload.read_job_response(binary_job)) == plain
 
     json_job = _done_job(endpoint, "json", job_response_str=json.dumps(plain, ensure_ascii=False))
-    assert payload.decode_job_response(json_job) == plain
+    assert payload.to_json_value(payload.read_job_response(json_job)) == plain
 
     # The job record itself travels in a get_job_response: through the codec and back unchanged.
     body = codec.encode_response("/get/job", binary_job, "binary")
-    assert payload.decode_job_response(codec.decode_response("/get/job", body, "binary")) == plain
+    assert payload.to_json_value(payload.read_job_response(codec.decode_response("/get/job", body, "binary"))) == plain
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_decode_job_response_rejects_broken_responses(endpoint):
+def test_read_job_response_rejects_broken_responses(endpoint):
     response_schema = schemas.endpoint(endpoint).response
     good = fastavro_bytes(response_schema.schema, extreme_value(response_schema.schema))
     with pytest.raises(ProtocolError):
-        payload.decode_job_response(_done_job(endpoint, "binary", job_response=good[:-1]))
+        payload.read_job_response(_done_job(endpoint, "binary", job_response=good[:-1]))
     with pytest.raises(ProtocolError):
-        payload.decode_job_response(_done_job(endpoint, "binary", job_response=good + b"\x00"))
+        payload.read_job_response(_done_job(endpoint, "binary", job_response=good + b"\x00"))
     with pytest.raises(ProtocolError):
-        payload.decode_job_response(_done_job(endpoint, "json", job_response_str='{"count": '))
+        payload.read_job_response(_done_job(endpoint, "json", job_response_str='{"count": '))
 
 
-def test_decode_job_response_for_an_unknown_endpoint():
+def test_read_job_response_for_an_unknown_endpoint():
     with pytest.raises(ProtocolError, match="/no/such/endpoint"):
-        payload.decode_job_response(_done_job("/no/such/endpoint", "binary", job_response=b"\x00"))
-    assert payload.decode_job_response(_done_job("/no/such/endpoint", "json", job_response_str='{"a": [1]}')) == {"a": [1]}
+        payload.read_job_response(_done_job("/no/such/endpoint", "binary", job_response=b"\x00"))
+    assert payload.read_job_response(_done_job("/no/such/endpoint", "json", job_response_str='{"a": [1]}')) == {"a": [1]}

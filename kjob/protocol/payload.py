@@ -352,8 +352,3 @@ def read_job_response(job: dict) -> Any:
     if found is None:
         raise ProtocolError(f"kjob has no response schema for {endpoint}; use --raw for the bytes")
     return found.decode(job["job_response"])
-
-
-def decode_job_response(job: dict) -> Any:
-    """A DONE job's response as plain JSON (`bytes` as one character per byte)."""
-    return to_json_value(read_job_response(job))
