@@ -23,4 +23,4 @@ def list_command(ctx: click.Context, include_finished: bool, timeout: float | No
     from kjob.ops.list import list_jobs
 
     app = make_app(ctx, cluster, as_json=as_json, quiet=quiet, timeout=timeout)
-    app.render.job_list(*list_jobs(app, include_finished))
+    app.render.job_list(*list_jobs(app, include_finished, count_hidden=not (as_json or quiet)))

@@ -22,9 +22,9 @@ def tags_of_listed_jobs(text: str, count: int) -> list[str]:
     return tags
 
 
-def list_jobs(app: App, include_finished: bool) -> tuple[list[dict], int]:
+def list_jobs(app: App, include_finished: bool, count_hidden: bool) -> tuple[list[dict], int]:
     """The jobs the cluster knows, newest first, in the server's own status words, and how many
-    ended jobs were left out (counted only for a person: a second look, with them)."""
+    ended jobs were left out (with `count_hidden`, for a person: a second look, with them)."""
     answer, cluster = app.client().list_jobs(include_finished)
     tags = tags_of_listed_jobs(answer["info"].get("job_tag", ""), len(answer["job_id"]))
     found = sorted(
@@ -37,7 +37,7 @@ def list_jobs(app: App, include_finished: bool) -> tuple[list[dict], int]:
     rows = [listed_job(job_id, status, endpoint, received, user, tag, cluster)
             for received, job_id, status, endpoint, user, tag in found]
     hidden = 0
-    if not include_finished and not (app.render.as_json or app.render.quiet):
+    if count_hidden and not include_finished:
         everything, _ = app.client().list_jobs(True)
         shown = {row["job_id"] for row in rows}
         hidden = sum(1 for job_id, endpoint in zip(everything["job_id"], everything["endpoint_name"], strict=False)
