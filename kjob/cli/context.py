@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,8 +27,10 @@ from kjob.config import (
 from kjob.errors import BadInput
 from kjob.history import History
 from kjob.ops.context import App
-from kjob.ops.wait import WaitOptions
 from kjob.output.lines import Renderer
+
+if TYPE_CHECKING:  # `kjob status` does not load the wait machinery (threads, the follower)
+    from kjob.ops.wait import WaitOptions
 
 
 def make_app(ctx: click.Context, cluster: ClusterOptions, *, as_json: bool = False, quiet: bool = False,
