@@ -1,0 +1,18 @@
+"""A newcomer's walk (3): reuse recorded once, fetch -q, bare `kjob`, completion of every
+recorded job, `1d`, the emulator's exit, one shortening on the display."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli, sql
+
+
+def test_reuse_records_the_job_once(emulator):
+    args = ["submit", "/execute/sql", "--url", emulator.url, "--data", sql(0.1), "--tag", "nightly", "-q"]
+    assert run_cli(args).stdout == "nightly\n"
+    for _ in range(2):
+        reused = run_cli([*args, "--if-exists", "reuse"])
+        assert (reused.exit_code, reused.stdout) == (0, "nightly\n")
+    lines = run_cli(["history", "--json"]).stdout.splitlines()
+    assert [json.loads(line)["job_tag"] for line in lines] == ["nightly"]
