@@ -16,3 +16,12 @@ def test_reuse_records_the_job_once(emulator):
         assert (reused.exit_code, reused.stdout) == (0, "nightly\n")
     lines = run_cli(["history", "--json"]).stdout.splitlines()
     assert [json.loads(line)["job_tag"] for line in lines] == ["nightly"]
+
+
+def test_fetch_quiet_drops_messages_keeps_data(emulator):
+    ref = run_cli(["submit", "/execute/sql", "--url", emulator.url, "--data", sql(0.3), "-q"]).stdout.strip()
+    loud = run_cli(["fetch", ref, "--url", emulator.url, "--wait", "--progress", "plain"])
+    assert loud.exit_code == 0 and loud.stderr.splitlines()[-1].startswith(f"kjob: job {ref} /execute/sql: DONE")
+    quiet = run_cli(["fetch", ref, "--url", emulator.url, "--wait", "--progress", "plain", "-q"])
+    assert (quiet.exit_code, quiet.stderr, quiet.stdout) == (0, "", loud.stdout)
+    assert json.loads(quiet.stdout)[0] == {"id": 1, "city": "Amsterdam", "temperature": 11.2}
