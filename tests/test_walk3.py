@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli, sql
+from conftest import run_cli, run_kjob, sql
 
 
 def test_reuse_records_the_job_once(emulator):
@@ -25,3 +25,10 @@ def test_fetch_quiet_drops_messages_keeps_data(emulator):
     quiet = run_cli(["fetch", ref, "--url", emulator.url, "--wait", "--progress", "plain", "-q"])
     assert (quiet.exit_code, quiet.stderr, quiet.stdout) == (0, "", loud.stdout)
     assert json.loads(quiet.stdout)[0] == {"id": 1, "city": "Amsterdam", "temperature": 11.2}
+
+
+def test_bare_kjob_shows_the_help_and_exits_0():
+    bare = run_kjob([])
+    assert (bare.returncode, bare.stderr) == (0, b"")
+    assert bare.stdout == run_kjob(["--help"]).stdout
+    assert bare.stdout.decode().splitlines()[0] == "Usage: kjob [OPTIONS] COMMAND [ARGS]..."

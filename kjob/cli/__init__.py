@@ -85,6 +85,9 @@ class KjobGroup(click.Group):
         return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:  # bare `kjob` asks for help, as bare git and kubectl: exit 0
+            click.echo(ctx.get_help())
+            ctx.exit(ExitStatus.OK)
         return super().parse_args(ctx, hoist_cluster_options(args))
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
