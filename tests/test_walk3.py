@@ -4,6 +4,7 @@ recorded job, `1d`, the emulator's exit, one shortening on the display."""
 from __future__ import annotations
 
 import json
+import os
 
 from conftest import run_cli, run_kjob, sql
 
@@ -32,3 +33,18 @@ def test_bare_kjob_shows_the_help_and_exits_0():
     assert (bare.returncode, bare.stderr) == (0, b"")
     assert bare.stdout == run_kjob(["--help"]).stdout
     assert bare.stdout.decode().splitlines()[0] == "Usage: kjob [OPTIONS] COMMAND [ARGS]..."
+
+
+def test_completion_offers_every_recorded_job_that_matches():
+    from test_everyday import complete
+
+    from kjob.config import state_folder
+    from kjob.history import History
+
+    record = History(state_folder(os.environ))
+    for number in range(60):
+        record.add(1000 + number, f"old-{number}", "/execute/sql", "http://127.0.0.1:9")
+    record.add(2000, "other", "/execute/sql", "http://127.0.0.1:9")
+    assert complete("kjob status old-", 2) == [f"old-{number}" for number in reversed(range(60))]
+    assert complete("kjob status old-5", 2) == ["old-59", "old-58", "old-57", "old-56", "old-55", "old-54",
+                                                "old-53", "old-52", "old-51", "old-50", "old-5"]

@@ -190,7 +190,7 @@ def output_options(command: Callable) -> Callable:
 
 
 def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
-    """Tab completion of a REF: the jobs kjob submitted from here, newest first, and @last."""
+    """Tab completion of a REF: every job kjob recorded that matches, newest first, and @last."""
     from click.shell_completion import CompletionItem
 
     from kjob.config import state_folder
@@ -202,7 +202,7 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
     except click.ClickException:
         return []
     items = [CompletionItem("@last", help="the newest job kjob submitted")] if "@last".startswith(incomplete) else []
-    for entry in reversed(entries[-50:]):
+    for entry in reversed(entries):
         for text in (ref_text(entry["job_tag"]), str(entry["job_id"])):
             if text.startswith(incomplete):
                 items.append(CompletionItem(text, help=f"{entry['endpoint']} {entry['submitted_at']}"))
