@@ -48,3 +48,13 @@ def test_completion_offers_every_recorded_job_that_matches():
     assert complete("kjob status old-", 2) == [f"old-{number}" for number in reversed(range(60))]
     assert complete("kjob status old-5", 2) == ["old-59", "old-58", "old-57", "old-56", "old-55", "old-54",
                                                 "old-53", "old-52", "old-51", "old-50", "old-5"]
+
+
+def test_durations_take_days(emulator):
+    from kjob.cli.options import Duration
+
+    assert [Duration().convert(text, None, None) for text in ("1d", "2d", "1d12h", "1d30m5s")] == [
+        86400, 172800, 129600, 88205]
+    ref = run_cli(["submit", "/execute/sql", "--url", emulator.url, "--data", sql(0.1), "-q"]).stdout.strip()
+    waited = run_cli(["wait", ref, "--url", emulator.url, "--timeout", "1d", "--interval", "0.1", "-q"])
+    assert (waited.exit_code, waited.stderr) == (0, "")

@@ -48,7 +48,7 @@ def _epilog() -> str:
     env = "\n".join(f"  {name:<18} {text}" for name, text in ENVIRONMENT.items())
     return (f"Exit codes:\n{codes}\n\nEnvironment:\n{env}\n\nA REF is a job id (digits 0-9) or a job tag (or tag:NAME), or @last.\n"
             "Cluster options (--url, --user, --profile...) may also come before the command.\n"
-            "Durations (--timeout, --interval): seconds, or 90s, 5m, 1h30m.")
+            "Durations (--timeout, --interval): seconds, or 90s, 5m, 1h30m, 1d.")
 
 
 def short_help(docstring: str | None) -> str:
