@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+
+import requests
 
 from conftest import run_cli, run_kjob, sql
+
+from kjob.protocol import codec
 
 
 def test_reuse_records_the_job_once(emulator):
@@ -58,3 +64,40 @@ def test_durations_take_days(emulator):
     ref = run_cli(["submit", "/execute/sql", "--url", emulator.url, "--data", sql(0.1), "-q"]).stdout.strip()
     waited = run_cli(["wait", ref, "--url", emulator.url, "--timeout", "1d", "--interval", "0.1", "-q"])
     assert (waited.exit_code, waited.stderr) == (0, "")
+
+
+def _stopped_process(tmp_path, *ports: str) -> tuple[subprocess.Popen, list[str]]:
+    from test_emulator import REPO, urls_of
+
+    url_file = tmp_path / "urls"
+    process = subprocess.Popen([sys.executable, "-m", "kjob.emulator", *ports, "--url-file", str(url_file)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    return process, urls_of(process, url_file)
+
+
+def _exit_of(process: subprocess.Popen) -> tuple[int, list[str], str]:
+    try:
+        out, err = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate(timeout=5)
+        raise AssertionError("the emulator went on running with every cluster stopped") from None
+    return process.returncode, out.splitlines(), err
+
+
+def test_emulator_exits_when_its_one_cluster_is_stopped(tmp_path):
+    process, (url,) = _stopped_process(tmp_path, "--port", "0")
+    assert requests.post(url + "/emulator/stop", timeout=5).json() == {"stopping": url}
+    assert _exit_of(process) == (0, [f"kjob emulator listening: primary {url} (Ctrl-C to stop)",
+                                     "kjob emulator: every cluster has stopped"], "")
+
+
+def test_emulator_of_a_ring_exits_once_every_cluster_is_stopped(tmp_path):
+    process, (primary, backup) = _stopped_process(tmp_path, "--port", "0", "--backup-port", "0")
+    requests.post(primary + "/emulator/stop", timeout=5)
+    assert requests.post(backup + "/show/system/status", data=codec.encode_request(
+        "/show/system/status", {"options": {}}, "binary"), timeout=5).status_code == 200
+    assert process.poll() is None, "the backup still serves"
+    requests.post(backup + "/emulator/stop", timeout=5)
+    assert _exit_of(process) == (0, [f"kjob emulator listening: primary {primary}, backup {backup} (Ctrl-C to stop)",
+                                     "kjob emulator: every cluster has stopped"], "")
