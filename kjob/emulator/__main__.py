@@ -128,8 +128,9 @@ def _when_every_cluster_stopped(emulator: Emulator, stop: threading.Event) -> No
     """POST /emulator/stop to every cluster of the ring ends the process (0): nothing is left to serve."""
     for cluster in emulator.clusters:
         cluster.stopped.wait()
-    print("kjob emulator: every cluster has stopped", flush=True)
-    stop.set()
+    if not stop.is_set():  # not stopped by a signal (which stops every cluster too)
+        print("kjob emulator: every cluster has stopped", flush=True)
+        stop.set()
 
 
 if __name__ == "__main__":
