@@ -101,3 +101,21 @@ def test_emulator_of_a_ring_exits_once_every_cluster_is_stopped(tmp_path):
     requests.post(backup + "/emulator/stop", timeout=5)
     assert _exit_of(process) == (0, [f"kjob emulator listening: primary {primary}, backup {backup} (Ctrl-C to stop)",
                                      "kjob emulator: every cluster has stopped"], "")
+
+
+def test_after_a_failover_the_bar_and_the_summary_show_one_time(ring):
+    import re
+
+    from conftest import alter, start
+    from screen import final_screen, run_in_pty
+
+    tag = start(ring.urls, "/alter/table", alter(2.0))
+    urls = [option for url in ring.urls for option in ("--url", url)]
+    code, output = run_in_pty(["wait", tag, *urls, "--interval", "0.2"], when=(b"RUNNING", lambda _: ring.primary.stop()))
+    assert code == 0
+    screen = [line for line in final_screen(output, 140) if line]
+    assert any(line.startswith("kjob: ") and "going on with" in line for line in screen), screen
+    bar = next(found for line in screen
+               if (found := re.fullmatch(rf"{tag} +/alter/table +DONE +━{{40}} 100% (\d+\.\d s)", line)))
+    row = next(line for line in screen if line.startswith(f" {tag} "))
+    assert re.fullmatch(rf" {tag} │ /alter/table │ DONE   │ {bar.group(1)} +│", row), (bar.group(0), row)
