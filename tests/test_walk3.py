@@ -119,3 +119,24 @@ def test_after_a_failover_the_bar_and_the_summary_show_one_time(ring):
                if (found := re.fullmatch(rf"{tag} +/alter/table +DONE +━{{40}} 100% (\d+\.\d s)", line)))
     row = next(line for line in screen if line.startswith(f" {tag} "))
     assert re.fullmatch(rf" {tag} │ /alter/table │ DONE   │ {bar.group(1)} +│", row), (bar.group(0), row)
+
+
+def test_list_fits_a_narrow_terminal_and_keeps_the_full_line_in_a_pipe(emulator):
+    import re
+
+    from conftest import alter, start
+    from screen import final_screen, run_in_pty
+
+    tags = [start(emulator.url, "/alter/table", alter(0)), start(emulator.url, "/execute/sql", sql(30))]
+    full = run_kjob(["list", "--all", "--url", emulator.url]).stdout.decode().splitlines()
+    assert full[0] == "ID  STATUS      ENDPOINT      RECEIVED              USER       TAG"
+    assert re.fullmatch(rf" 1  done        /alter/table  \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ  anonymous  {tags[0]}", full[2])
+    code, output = run_in_pty(["list", "--all", "--url", emulator.url], columns=60)
+    assert code == 0
+    screen = [line for line in final_screen(output, 60) if line]
+    short = [f"{tag[:6]}…{tag[-12:]}" for tag in tags]  # 60 columns: the date to its time, no USER, tags from the middle
+    assert [re.sub(r"\d\d:\d\d:\d\dZ", "HH:MM:SSZ", line) for line in screen] == [
+        "ID  STATUS      ENDPOINT      RECEIVED   TAG",
+        f" 2  dispatched  /execute/sql  HH:MM:SSZ  {short[1]}",
+        f" 1  done        /alter/table  HH:MM:SSZ  {short[0]}"]
+    assert all(len(line) <= 60 for line in screen)
