@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import requests
-
-from conftest import run_cli, run_kjob, sql
+from conftest import alter, run_cli, run_kjob, sql, start
+from screen import final_screen, run_in_pty
 
 from kjob.protocol import codec
 
@@ -104,11 +105,6 @@ def test_emulator_of_a_ring_exits_once_every_cluster_is_stopped(tmp_path):
 
 
 def test_after_a_failover_the_bar_and_the_summary_show_one_time(ring):
-    import re
-
-    from conftest import alter, start
-    from screen import final_screen, run_in_pty
-
     tag = start(ring.urls, "/alter/table", alter(2.0))
     urls = [option for url in ring.urls for option in ("--url", url)]
     code, output = run_in_pty(["wait", tag, *urls, "--interval", "0.2"], when=(b"RUNNING", lambda _: ring.primary.stop()))
@@ -122,11 +118,6 @@ def test_after_a_failover_the_bar_and_the_summary_show_one_time(ring):
 
 
 def test_list_fits_a_narrow_terminal_and_keeps_the_full_line_in_a_pipe(emulator):
-    import re
-
-    from conftest import alter, start
-    from screen import final_screen, run_in_pty
-
     tags = [start(emulator.url, "/alter/table", alter(0)), start(emulator.url, "/execute/sql", sql(30))]
     full = run_kjob(["list", "--all", "--url", emulator.url]).stdout.decode().splitlines()
     assert full[0] == "ID  STATUS      ENDPOINT      RECEIVED              USER       TAG"
