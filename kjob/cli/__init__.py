@@ -48,7 +48,7 @@ def _epilog() -> str:
     env = "\n".join(f"  {name:<18} {text}" for name, text in ENVIRONMENT.items())
     return (f"Exit codes:\n{codes}\n\nEnvironment:\n{env}\n\nA REF is a job id (digits 0-9) or a job tag (or tag:NAME), or @last.\n"
             "Cluster options (--url, --user, --profile...) may also come before the command.\n"
-            "Durations (--timeout, --interval): seconds, or 90s, 5m, 1h30m.")
+            "Durations (--timeout, --interval): seconds, or 90s, 5m, 1h30m, 1d.")
 
 
 def short_help(docstring: str | None) -> str:
@@ -85,6 +85,9 @@ class KjobGroup(click.Group):
         return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:  # bare `kjob` asks for help, as bare git and kubectl: exit 0
+            click.echo(ctx.get_help())
+            ctx.exit(ExitStatus.OK)
         return super().parse_args(ctx, hoist_cluster_options(args))
 
     def resolve_command(self, ctx: click.Context, args: list[str]):

@@ -34,12 +34,13 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
               help="A SQL result the server cut: stream every row of the result the server kept (its paging table), "
                    "from its first row, whatever the statement's offset.")
 @click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
+@click.option("-q", "--quiet", is_flag=True, help="No messages on stderr but errors; the data is the same.")
 @timeout_option()
 @wait_options
 @cluster_options
 @click.pass_context
 def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str | None, every: bool, then_wait: bool,
-          timeout: float | None, waiting: WaitOptions, cluster: ClusterOptions) -> None:
+          quiet: bool, timeout: float | None, waiting: WaitOptions, cluster: ClusterOptions) -> None:
     """Print a finished job's response, decoded to JSON (or --raw bytes)."""
     from kjob.cli.context import make_app, wait_display
     from kjob.files import output_target
@@ -50,7 +51,7 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
 
     check_format(raw, fmt, every)
     output = output_target(output)
-    app = make_app(ctx, cluster, timeout=timeout)
+    app = make_app(ctx, cluster, quiet=quiet, timeout=timeout)
     job_ref = app.refs([ref])[0]
     if then_wait:  # quiet by default: stdout is the response's
         waiting = dataclasses.replace(waiting, progress="none" if waiting.progress == "auto" else waiting.progress)

@@ -34,10 +34,11 @@ class CommaList(click.ParamType):
 
 
 class Duration(click.ParamType):
-    """Seconds as people write them: `90`, `0.5`, `90s`, `5m`, `1h30m`, `250ms`."""
+    """Seconds as people write them: `90`, `0.5`, `90s`, `5m`, `1h30m`, `250ms`, `1d`."""
 
     name = "DURATION"
-    PATTERN = re.compile(r"(?:([0-9]+(?:\.[0-9]*)?)h)?(?:([0-9]+(?:\.[0-9]*)?)m(?!s))?(?:([0-9]+(?:\.[0-9]*)?)s)?"
+    PATTERN = re.compile(r"(?:([0-9]+(?:\.[0-9]*)?)d)?"
+                         r"(?:([0-9]+(?:\.[0-9]*)?)h)?(?:([0-9]+(?:\.[0-9]*)?)m(?!s))?(?:([0-9]+(?:\.[0-9]*)?)s)?"
                          r"(?:([0-9]+(?:\.[0-9]*)?)ms)?")
 
     def __init__(self, minimum: float = 0.0) -> None:
@@ -52,8 +53,8 @@ class Duration(click.ParamType):
             if re.fullmatch(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+", text):
                 seconds = float(text)
             elif found and any(found.groups()):
-                hours, minutes, secs, millis = (float(part) if part else 0.0 for part in found.groups())
-                seconds = hours * 3600 + minutes * 60 + secs + millis / 1000
+                days, hours, minutes, secs, millis = (float(part) if part else 0.0 for part in found.groups())
+                seconds = days * 86400 + hours * 3600 + minutes * 60 + secs + millis / 1000
             else:
                 self.fail(f"{value!r} is not a duration: write seconds (90, 0.5) or 90s, 5m, 1h30m", param, ctx)
         if not math.isfinite(seconds):  # 1e999, or more digits than a float holds
@@ -190,7 +191,7 @@ def output_options(command: Callable) -> Callable:
 
 
 def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
-    """Tab completion of a REF: the jobs kjob submitted from here, newest first, and @last."""
+    """Tab completion of a REF: every job kjob recorded that matches, newest first, and @last."""
     from click.shell_completion import CompletionItem
 
     from kjob.config import state_folder
@@ -202,7 +203,7 @@ def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -
     except click.ClickException:
         return []
     items = [CompletionItem("@last", help="the newest job kjob submitted")] if "@last".startswith(incomplete) else []
-    for entry in reversed(entries[-50:]):
+    for entry in reversed(entries):
         for text in (ref_text(entry["job_tag"]), str(entry["job_id"])):
             if text.startswith(incomplete):
                 items.append(CompletionItem(text, help=f"{entry['endpoint']} {entry['submitted_at']}"))

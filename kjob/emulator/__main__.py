@@ -118,9 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         with open(tmp, "w") as handle:
             handle.write("\n".join(emulator.urls) + "\n")
         os.replace(tmp, args.url_file)
+    threading.Thread(target=_when_every_cluster_stopped, args=(emulator, stop), daemon=True).start()
     stop.wait()
     emulator.stop()
     return 0
+
+
+def _when_every_cluster_stopped(emulator: Emulator, stop: threading.Event) -> None:
+    """POST /emulator/stop to every cluster of the ring ends the process (0): nothing is left to serve."""
+    for cluster in emulator.clusters:
+        cluster.stopped.wait()
+    if not stop.is_set():  # not stopped by a signal (which stops every cluster too)
+        print("kjob emulator: every cluster has stopped", flush=True)
+        stop.set()
 
 
 if __name__ == "__main__":

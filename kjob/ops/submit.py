@@ -88,7 +88,8 @@ def submit(app: App, request: SubmitRequest) -> Created:
     created = app.client().create_job(job.endpoint, job.request_encoding, job.data, job.data_str, job.tag,
                                       reuse=request.reuse)
     check_reuse(created, job.endpoint)
-    app.remember(created)
+    if not (created.existed and app.history.tag_of(created.job_id, created.cluster) == created.job_tag):
+        app.remember(created)  # a reused job kjob already recorded stays one entry
     return created
 
 

@@ -21,6 +21,36 @@ from kjob.output.terminal import STATUS_COLOURS, Terminal
 from kjob.sanitize import redact, safe
 
 
+def _widths(table: list[dict]) -> dict:
+    return {key: max(len(row[key]) for row in table) for key in table[0]}
+
+
+def _fit_to_terminal(table: list[dict], terminal: bool) -> list[dict]:
+    """`kjob list`'s rows (the header first) that fit a narrow terminal rather than wrap
+    mid-word: the RECEIVED date cut to its time, then no USER column, then the tag shortened
+    from the middle. In a pipe or a file, the full rows."""
+    if not terminal:
+        return table
+    import shutil
+
+    from kjob.output.progress import shorten_middle
+
+    columns = shutil.get_terminal_size().columns
+
+    def line_width() -> int:
+        return sum(_widths(table).values()) + 2 * (len(table[0]) - 1)
+
+    if line_width() > columns:
+        table = [table[0], *({**row, "time_received": row["time_received"].partition("T")[2] or row["time_received"]}
+                             for row in table[1:])]
+    if line_width() > columns:
+        table = [{key: value for key, value in row.items() if key != "user"} for row in table]
+    if line_width() > columns:
+        room = columns - (line_width() - _widths(table)["job_tag"])
+        table = [table[0], *({**row, "job_tag": shorten_middle(row["job_tag"], max(8, room))} for row in table[1:])]
+    return table
+
+
 def failover_text(cluster: str, reason: str) -> str:
     return f"kjob: {reason}; going on with {redact_url(cluster)}"
 
@@ -149,15 +179,19 @@ class HumanLines(Renderer):
         left_out = f"{hidden} ended job{'s' if hidden != 1 else ''} not shown (--all shows them)" if hidden else ""
         if not rows:
             return self.message("kjob: no jobs" + (f" running; {left_out}" if left_out else ""))
-        header = {"job_id": "ID", "job_status": "STATUS", "endpoint": "ENDPOINT", "time_received": "RECEIVED", "user": "USER"}
-        width = {key: max(len(str(row[key] or "-")) for row in [header, *rows]) for key in header}
-        self.data(f"{'ID':>{width['job_id']}}  {'STATUS':<{width['job_status']}}  {'ENDPOINT':<{width['endpoint']}}"
-                  f"  {'RECEIVED':<{width['time_received']}}  {'USER':<{width['user']}}  TAG")
-        for row in rows:
+        header = {"job_id": "ID", "job_status": "STATUS", "endpoint": "ENDPOINT", "time_received": "RECEIVED", "user": "USER",
+                  "job_tag": "TAG"}
+        table = [header, *({key: "-" if row[key] in (None, "") else str(row[key]) for key in header} for row in rows)]
+        header, *cells = _fit_to_terminal(table, self.out_terminal.is_terminal)
+        width = _widths([header, *cells])
+        self.data(f"{'ID':>{width['job_id']}}  {'STATUS':<{width['job_status']}}"
+                  + "".join(f"  {header[key]:<{width[key]}}" for key in ("endpoint", "time_received", "user") if key in header)
+                  + "  TAG")
+        for row in cells:
             padding = " " * (width["job_status"] - len(row["job_status"]))
             self.status_line(f"{row['job_id']:>{width['job_id']}}  ", row["job_status"],
-                             f"{padding}  {row['endpoint']:<{width['endpoint']}}  {row['time_received']}"
-                             f"  {row['user'] or '-':<{width['user']}}  {row['job_tag'] or '-'}")
+                             padding + "".join(f"  {row[key]:<{width[key]}}" for key in ("endpoint", "time_received", "user")
+                                               if key in row) + f"  {row['job_tag']}")
         if left_out:
             self.message(f"kjob: {left_out}")
 

@@ -224,7 +224,9 @@ class Bars(WaitDisplay):
         fixed = STATE_WIDTH + 4 + 7 + 7 + 6 + (endpoint_width + 1 if endpoint_width else 0)
         # A job named by id is shown with its tag once known (`12 (nightly)`): room for it.
         labels = [len(str(job.ref)) if job.ref.job_id is None else MAX_REF_WIDTH for job in jobs]
-        ref_width = max(8, min(max([*labels, len(f"all {len(jobs)} jobs")]), MAX_REF_WIDTH, width - fixed - MIN_BAR - 1))
+        ref_width = max(8, min(max([*labels, len(f"all {len(jobs)} jobs")]), MAX_REF_WIDTH, width - fixed - MIN_BAR - 1,
+                               _summary_job_room(width)))
+        self._ref_width = ref_width  # the summary shortens a tag as its bar did
         bar_width = max(MIN_BAR, min(40, width - fixed - ref_width - 1))
         # Many jobs: bars for as many running jobs as the screen holds, the rest behind the
         # overall bar, and fewer redraws (each redraw renders every visible row).
@@ -234,14 +236,15 @@ class Bars(WaitDisplay):
                                   refresh_per_second=1 if crowded else 8)
         for index, job in enumerate(jobs):  # before start(): on a live display each add_task redraws
             self._tasks[id(job)] = self._progress.add_task(
-                "", total=100, ref=str(job.ref), endpoint="", state="waiting", colour="dim", ended=False,
+                "", total=100, ref=str(job.ref), endpoint="", state="waiting", colour="dim", ended=False, waited="",
                 visible=index < self._rows,
             )
         self._hidden = list(jobs[self._rows :])
         self._ended: set[int] = set()
+        self._jobs = list(jobs)
         if len(jobs) > 1:
             self._overall = self._progress.add_task("", total=100 * len(jobs), ref=f"all {len(jobs)} jobs", endpoint="",
-                                                    state="", colour="dim", ended=False)
+                                                    state="", colour="dim", ended=False, waited="")
             self._shares: dict[int, int] = {}  # each job's part of the overall bar
             self._overall_done = 0
         self._progress.start()
@@ -269,8 +272,9 @@ class Bars(WaitDisplay):
         self._progress.update(task, completed=completed, ref=safe(ref_label(job)),
                               endpoint=safe(state.endpoint) if state else "", state=safe(status), colour=colour,
                               ended=job.finished)
-        if job.finished and id(job) not in self._ended:  # once: a bar that ended keeps its time
+        if job.finished and id(job) not in self._ended:  # once: a bar that ended keeps its time, the summary's
             self._progress.stop_task(task)
+            self._progress.update(task, waited=waited(job))
             self._ended.add(id(job))
             self._hidden = [hidden for hidden in self._hidden if not hidden.finished]
             if self._hidden and job.exit_code == ExitStatus.OK:  # make room for a running job still hidden
@@ -280,8 +284,9 @@ class Bars(WaitDisplay):
             share = 100 if job.finished else completed  # an ended job, however it ended, is all done
             self._overall_done += share - self._shares.get(id(job), 0)
             self._shares[id(job)] = share
+            all_ended = len(self._ended) == len(self._tasks)
             self._progress.update(self._overall, completed=self._overall_done, state=f"{len(self._ended)} ended",
-                                  ended=len(self._ended) == len(self._tasks))
+                                  ended=all_ended, waited=f"{max(each.elapsed for each in self._jobs):.1f} s" if all_ended else "")
 
     def abort(self) -> None:
         if self._progress is not None:
@@ -302,9 +307,7 @@ class Bars(WaitDisplay):
             self._progress.stop()
         console = self._progress.console
         narrow = console.width < WIDE
-        # job, [endpoint], status, waited, message: the job column gets what the others leave.
-        others = STATE_WIDTH + 8 + (ENDPOINT_WIDTH + 3 if not narrow else 0) + 12 + 9
-        job_width = max(8, min(max(len(ref_label(job)) for job in jobs), console.width - others))
+        job_width = max(8, min(max(len(ref_label(job)) for job in jobs), self._ref_width))
         table = Table(Column("job", no_wrap=True, width=job_width), title=None, show_edge=False, header_style="bold")
         if not narrow:
             table.add_column("endpoint", no_wrap=True)
@@ -320,6 +323,11 @@ class Bars(WaitDisplay):
             row += [Text(safe(status), style=colour), waited(job), Text(safe(problem_text(job)))]
             table.add_row(*row)
         console.print(table)
+
+
+def _summary_job_room(width: int) -> int:
+    """The summary's job column: what its other columns (job, [endpoint], status, waited, message) leave."""
+    return width - (STATE_WIDTH + 8 + (ENDPOINT_WIDTH + 3 if width >= WIDE else 0) + 12 + 9)
 
 
 def _columns(display: Bars, ref_width: int, endpoint_width: int, bar_width: int) -> list:
@@ -362,10 +370,18 @@ def _columns(display: Bars, ref_width: int, endpoint_width: int, bar_width: int)
                 return super().render(display._longest_remaining(task))
             return super().render(task)
 
+    class Elapsed(TimeElapsedColumn):
+        """An ended job's time is the summary's number (`5.1 s`, `already`), from the job's own clock."""
+
+        def render(self, task):
+            if task.fields.get("waited"):
+                return Text(task.fields["waited"], style="progress.elapsed")
+            return super().render(task)
+
     columns = [Label("ref", ref_width, "bold")]
     if endpoint_width:
         columns.append(Label("endpoint", endpoint_width, "dim"))
-    return [*columns, State(), BarColumn(bar_width=bar_width), TaskProgressColumn(), TimeElapsedColumn(), Remaining()]
+    return [*columns, State(), BarColumn(bar_width=bar_width), TaskProgressColumn(), Elapsed(), Remaining()]
 
 
 DISPLAYS: dict[str, type[WaitDisplay]] = {"rich": Bars, "plain": PlainLines, "none": NoProgress}
