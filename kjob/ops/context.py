@@ -38,8 +38,14 @@ class App:
         return self._client
 
     def refs(self, texts: tuple[str, ...] | list[str]) -> list[JobRef]:
-        """Job references as typed, with `@last` read from kjob's record of submitted jobs."""
-        return [self._ref(text) for text in texts]
+        """Job references as typed, with `@last` read from kjob's record of submitted jobs; a job
+        named twice by the same key (`tag:X` and `X`, the same id) is kept once. An id and its
+        own tag cannot be matched before a look, so `1 tag:T` names it twice."""
+        refs: dict[tuple[int | None, str | None], JobRef] = {}
+        for text in texts:
+            ref = self._ref(text)
+            refs.setdefault((ref.job_id, ref.tag), ref)
+        return list(refs.values())
 
     def _ref(self, text: str) -> JobRef:
         if text.strip() != "@last":
