@@ -150,6 +150,13 @@ class NoClusterReachable(KjobError):
         super().__init__(f"{message}; {hint}" if hint else message)
 
 
+class DeadlineCut(NoClusterReachable):
+    """The command's own deadline (--timeout) ended the call to a cluster that had not answered:
+    timed out (exit 4), not unreachable (a refused connection or --http-timeout is exit 7)."""
+
+    exit_code = ExitStatus.NOT_FINISHED
+
+
 class PartialResult(KjobError):
     """The rows written are only part of the result: the server cut it at its maximum."""
 

@@ -3,7 +3,9 @@ seconds as people read them, and the words kjob prints."""
 
 from __future__ import annotations
 
-from conftest import alter, run_cli, start
+import re
+
+from conftest import alter, run_cli, run_kjob, start
 
 
 def test_refs_naming_one_job_by_the_same_key_follow_it_once(emulator):
@@ -19,3 +21,28 @@ def test_refs_naming_one_job_by_the_same_key_follow_it_once(emulator):
     cancelled = run_cli(["cancel", *refs, "--url", emulator.url])
     assert cancelled.exit_code == 0, cancelled.stderr
     assert len(cancelled.stdout.splitlines()) == 1, cancelled.stdout
+
+
+def test_the_command_deadline_cutting_a_call_to_a_stalled_server_is_a_time_out(emulator):
+    """--timeout ended the calls (not --http-timeout, not a refusal): exit 4, said as a time-out."""
+    tag = start(emulator.url, "/alter/table", alter(0), "--wait")
+    emulator.primary.faults.add("stall@/get/job")
+    line = f"kjob: timed out after 1 s (--timeout): no answer from {emulator.url} to /get/job"
+    for command in (["status", tag], ["fetch", tag], ["cancel", tag]):
+        result = run_kjob([*command, "--url", emulator.url, "--timeout", "1", "--http-timeout", "30"])
+        assert result.returncode == 4, (command, result.stderr)
+        assert result.stderr.decode().splitlines() == [line], command
+    waited = run_kjob(["wait", tag, "--url", emulator.url, "--timeout", "1", "--http-timeout", "30"])
+    assert waited.returncode == 4, waited.stderr
+    [outcome] = waited.stdout.decode().splitlines()
+    assert re.fullmatch(rf"job {tag}: not seen \(waited (0\.\d|1\.\d) s\)", outcome), outcome
+    assert waited.stderr.decode().splitlines() == [f"kjob: timed out; no answer about {tag}"]
+
+
+def test_a_stall_cut_by_http_timeout_is_still_unreachable(emulator):
+    tag = start(emulator.url, "/alter/table", alter(0), "--wait")
+    emulator.primary.faults.add("stall@/get/job")
+    result = run_kjob(["status", tag, "--url", emulator.url, "--timeout", "20", "--http-timeout", "0.5"])
+    assert result.returncode == 7, result.stderr
+    assert result.stderr.decode().splitlines()[-1:] == [
+        f"kjob: no cluster answered /get/job (tried {emulator.url}: no complete answer within 0.5 s)"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kjob.errors import (
+    DeadlineCut,
     Interrupted,
     JobNotFound,
     KjobError,
@@ -202,6 +203,8 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
                 listener.trouble(job, f"job {job.ref} not found yet; waiting up to {not_found_grace:g} s for it to appear"
                                       " (--not-found-grace)")
             return
+    elif isinstance(outcome, DeadlineCut) and job.unreachable is None:
+        return  # the command's deadline ended this look: timed out (exit 4), not unreachable
     elif isinstance(outcome, NoClusterReachable):
         first = job.unreachable_since is None
         job.unreachable_since, job.unreachable = job.unreachable_since or now, outcome
