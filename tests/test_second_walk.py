@@ -4,8 +4,11 @@ seconds as people read them, and the words kjob prints."""
 from __future__ import annotations
 
 import re
+import socket
 
 from conftest import alter, run_cli, run_kjob, start
+
+from kjob.config import seconds
 
 
 def test_refs_naming_one_job_by_the_same_key_follow_it_once(emulator):
@@ -46,3 +49,15 @@ def test_a_stall_cut_by_http_timeout_is_still_unreachable(emulator):
     assert result.returncode == 7, result.stderr
     assert result.stderr.decode().splitlines()[-1:] == [
         f"kjob: no cluster answered /get/job (tried {emulator.url}: no complete answer within 0.5 s)"]
+
+
+def test_seconds_are_shown_as_people_read_them():
+    with socket.socket() as sock:  # a port nothing listens on (bound, then closed)
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = run_kjob(["wait", "5", "--url", url, "--timeout", "0.8"])
+    assert result.returncode == 7
+    assert result.stderr.decode().splitlines() == [
+        f"kjob: job 5 unreachable: no cluster answered /get/job: nothing is listening at {url} (connection refused); "
+        "still trying until the deadline"]
+    assert [seconds(value) for value in (0.855461, 1.0, 1.04, 12.6, 30.0)] == ["0.9", "1", "1", "13", "30"]

@@ -23,6 +23,7 @@ from kjob.errors import (
     ProtocolError,
     ServerRefused,
 )
+from kjob.config import seconds
 from kjob.model import JobRef, JobState, error_for, exit_code_of, worst
 from kjob.ops.context import App
 
@@ -212,7 +213,8 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
             if first:
                 last = f"; last seen {job.state.job_status} {job.state.progress}%" if job.state else ""
                 left = unreachable_grace if deadline is None else min(unreachable_grace, max(0.0, deadline - now))
-                listener.trouble(job, f"job {job.ref} unreachable{last}: {outcome.cause}; still trying for {left:.0f} s")
+                until = f"for {seconds(left)} s" if left >= 1 else "until the deadline"
+                listener.trouble(job, f"job {job.ref} unreachable{last}: {outcome.cause}; still trying {until}")
             return
         outcome = _unreachable_error(job, outcome)
     job.error, job.ended = outcome, now
