@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from kjob.config import seconds
 from kjob.errors import (
     DeadlineCut,
     Interrupted,
@@ -23,7 +24,6 @@ from kjob.errors import (
     ProtocolError,
     ServerRefused,
 )
-from kjob.config import seconds
 from kjob.model import JobRef, JobState, error_for, exit_code_of, worst
 from kjob.ops.context import App
 
