@@ -3,12 +3,16 @@ seconds as people read them, and the words kjob prints."""
 
 from __future__ import annotations
 
+import pathlib
 import re
 import socket
 
 from conftest import alter, run_cli, run_kjob, start
 
 from kjob.config import seconds
+from kjob.ops.wait import UNREACHABLE_GRACE
+
+README = pathlib.Path(__file__).parent.parent / "README.md"
 
 
 def test_refs_naming_one_job_by_the_same_key_follow_it_once(emulator):
@@ -61,3 +65,19 @@ def test_seconds_are_shown_as_people_read_them():
         f"kjob: job 5 unreachable: no cluster answered /get/job: nothing is listening at {url} (connection refused); "
         "still trying until the deadline"]
     assert [seconds(value) for value in (0.855461, 1.0, 1.04, 12.6, 30.0)] == ["0.9", "1", "1", "13", "30"]
+
+
+def test_a_job_that_ended_while_unreachable_is_not_already_done(emulator):
+    tag = start(emulator.url, "/alter/table", alter(0.3))
+    emulator.primary.faults.add("http-503@/get/job*3")  # every try of the wait's first look fails
+    result = run_kjob(["wait", tag, "--url", emulator.url])
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.decode().splitlines()
+    assert re.fullmatch(rf"job {tag} /alter/table: DONE \(waited \d+\.\d s\)", line), line
+
+
+def test_the_unreachable_grace_is_documented_as_it_is():
+    help_text = " ".join(run_cli(["wait", "--help"]).stdout.split())
+    assert f"tried again for {UNREACHABLE_GRACE:g} s (never past --timeout) before it counts as UNREACHABLE" in help_text
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    assert f"tried again for {UNREACHABLE_GRACE:g} s (the unreachable grace, never past `--timeout`)" in readme

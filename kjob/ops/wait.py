@@ -62,7 +62,8 @@ class Followed:
     unreachable_since: float | None = None
     unreachable: NoClusterReachable | None = None  # why, while it is unreachable
     first_progress: tuple[float, int] | None = None  # (when, progress) of the first look
-    seen_running: bool = False  # a look found it not yet ended (else it had ended before the wait)
+    looked: bool = False  # a look has been made, whatever it found
+    ended_before: bool = False  # the wait's first look found it ended: it had ended before the wait began
 
     @property
     def finished(self) -> bool:
@@ -181,13 +182,14 @@ def _look(client, ref: JobRef) -> JobState | KjobError:
 def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, interval: float,
            not_found_grace: float, unreachable_grace: float, deadline: float | None = None) -> None:
     now = time.monotonic()
+    first_look, job.looked = not job.looked, True
     job.next_poll = now + job.delay
     job.delay = min(interval, job.delay * POLL_GROWTH)
     if isinstance(outcome, JobState):
         previous = job.state.job_status if job.state else None
         moved = job.state is None or outcome.progress > job.state.progress
         job.state, job.missing_since, job.unreachable_since, job.unreachable = outcome, None, None, None
-        job.seen_running = job.seen_running or not outcome.finished
+        job.ended_before = first_look and outcome.finished  # not when it ended while unreachable or not yet found
         if moved:  # a job whose progress stands still is not about to end: no early look
             job.next_poll = min(job.next_poll, _expected_end(job, outcome, now))
         job.ref = _learn(job.ref, outcome)
