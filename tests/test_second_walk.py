@@ -3,11 +3,12 @@ seconds as people read them, and the words kjob prints."""
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 import socket
 
-from conftest import alter, run_cli, run_kjob, start
+from conftest import alter, run_cli, run_kjob, sql, start
 
 from kjob.config import seconds
 from kjob.ops.wait import UNREACHABLE_GRACE
@@ -81,3 +82,17 @@ def test_the_unreachable_grace_is_documented_as_it_is():
     assert f"tried again for {UNREACHABLE_GRACE:g} s (never past --timeout) before it counts as UNREACHABLE" in help_text
     readme = " ".join(README.read_text(encoding="utf-8").split())
     assert f"tried again for {UNREACHABLE_GRACE:g} s (the unreachable grace, never past `--timeout`)" in readme
+
+
+def test_fetch_of_a_statement_with_no_result_set_shows_its_count(emulator):
+    tag = start(emulator.url, "/execute/sql", sql(0, "INSERT INTO cities (id, city) VALUES (99, 'Oslo')"), "--wait")
+    whole = run_cli(["fetch", tag, "--url", emulator.url])
+    assert whole.exit_code == 0, whole.stderr
+    assert json.loads(whole.stdout)["count_affected"] == 1
+    assert whole.stdout.splitlines()[0] == '{"count_affected":1,"response_schema_str":"","binary_encoded_response":"",' \
+        '"json_encoded_response":"","total_number_of_records":0,"has_more_records":false,"paging_table":"","info":{}}'
+    for fmt in ("csv", "table"):
+        result = run_cli(["fetch", tag, "--url", emulator.url, "--format", fmt])
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr.splitlines() == [
+            "kjob: the result has no rows; 1 affected (count_affected; --format json shows the whole response)"]
