@@ -96,3 +96,15 @@ def test_fetch_of_a_statement_with_no_result_set_shows_its_count(emulator):
         assert result.exit_code == 0, result.stderr
         assert result.stderr.splitlines() == [
             "kjob: the result has no rows; 1 affected (count_affected; --format json shows the whole response)"]
+
+
+def test_a_payload_cannot_share_stdin_with_the_password(secured):
+    for extra in ([], ["--file", "-"]):
+        result = run_cli(["submit", "/execute/sql", "--url", secured.url, "--user", "alice", "--password-stdin", "-q",
+                          *extra], input="s3cret-pw\n")
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.splitlines() == [
+            "kjob: --password-stdin: stdin carried the password, so the payload must come from --data or --file PATH"]
+    sent = run_cli(["submit", "/execute/sql", "--url", secured.url, "--user", "alice", "--password-stdin", "-q",
+                    "--data", sql(0)], input="s3cret-pw\n")
+    assert sent.exit_code == 0, sent.stderr
