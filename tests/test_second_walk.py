@@ -108,3 +108,17 @@ def test_a_payload_cannot_share_stdin_with_the_password(secured):
     sent = run_cli(["submit", "/execute/sql", "--url", secured.url, "--user", "alice", "--password-stdin", "-q",
                     "--data", sql(0)], input="s3cret-pw\n")
     assert sent.exit_code == 0, sent.stderr
+
+
+def test_the_help_says_what_the_readme_says():
+    from kjob.cli import ENVIRONMENT
+
+    help_text = run_cli(["--help"]).stdout.splitlines()
+    assert "    0  success; the job is DONE (for status: the look succeeded and the job is RUNNING or DONE)" in help_text
+    readme = README.read_text(encoding="utf-8")
+    table = readme[readme.index("| variable | option | meaning |"):].split("\n\n")[0].splitlines()[2:]
+    assert [re.match(r"\| `([A-Z_]+)`", row).group(1) for row in table] == list(ENVIRONMENT)
+    environment = help_text[help_text.index("Environment:") + 1:]
+    assert [line.split()[0] for line in environment[:len(ENVIRONMENT)]] == list(ENVIRONMENT)
+    options = " ".join(run_cli(["status", "--help"]).stdout.split())
+    assert "--http-timeout DURATION Seconds one HTTP call may take. [env var: KJOB_HTTP_TIMEOUT; default: 30.0]" in options

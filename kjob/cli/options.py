@@ -120,7 +120,7 @@ CLUSTER_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
                             show_envvar=True, help="CA certificates to check TLS with.")),
     (("--insecure",), dict(is_flag=True, help="Do not check TLS certificates (warns).")),
     (("--http-timeout",), dict(type=Duration(minimum=0.1), default=DEFAULT_HTTP_TIMEOUT, envvar="KJOB_HTTP_TIMEOUT",
-                               show_default=True, help="Seconds one HTTP call may take.")),
+                               show_envvar=True, show_default=True, help="Seconds one HTTP call may take.")),
     (("--wire",), dict(type=click.Choice(ENCODINGS), default="binary", show_default=True,
                        help="Encoding of kjob's own calls to the cluster.")),
     (("--discover",), dict(is_flag=True, envvar="KJOB_DISCOVER", show_envvar=True,
