@@ -122,3 +122,13 @@ def test_the_help_says_what_the_readme_says():
     assert [line.split()[0] for line in environment[:len(ENVIRONMENT)]] == list(ENVIRONMENT)
     options = " ".join(run_cli(["status", "--help"]).stdout.split())
     assert "--http-timeout DURATION Seconds one HTTP call may take. [env var: KJOB_HTTP_TIMEOUT; default: 30.0]" in options
+
+
+def test_an_all_digit_tag_beside_an_id_is_printed_as_its_ref(emulator):
+    submitted = run_cli(["submit", "/alter/table", "--tag", "3", "--url", emulator.url, "--data", alter(30)])
+    assert submitted.stdout.splitlines() == [f"job 1 submitted: /alter/table, tag:3, on {emulator.url}"]
+    looked = run_cli(["status", "tag:3", "--url", emulator.url])
+    [line] = looked.stdout.splitlines()
+    assert re.fullmatch(rf"job 1  RUNNING  +\d+%  /alter/table  tag:3  on {re.escape(emulator.url)}", line), line
+    cancelled = run_cli(["cancel", "tag:3", "--url", emulator.url])
+    assert cancelled.stdout.splitlines() in (["job 1 (tag:3): CANCELLED"], ["job 1 (tag:3): still RUNNING after the cancel"])

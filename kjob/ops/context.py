@@ -11,7 +11,7 @@ import time
 
 from kjob.config import Settings, redact_url
 from kjob.history import History
-from kjob.model import Created, JobRef, parse_ref
+from kjob.model import Created, JobRef, parse_ref, tag_label
 from kjob.output.lines import Renderer
 
 
@@ -53,7 +53,7 @@ class App:
         entry = self.history.last()
         if entry["cluster"] not in self.settings.urls:  # say so: a job on a cluster (or an emulator) not in use
             self.render.warning(
-                f"@last is job {entry['job_id']} (tag {entry['job_tag']}), submitted to {redact_url(entry['cluster'])}, "
+                f"@last is job {entry['job_id']} ({tag_label(entry['job_tag'])}), submitted to {redact_url(entry['cluster'])}, "
                 f"not to a cluster in use ({', '.join(redact_url(url) for url in self.settings.urls)}); "
                 "looking for its tag there")
         return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"])
