@@ -63,8 +63,9 @@ class Duration(click.ParamType):
         return seconds
 
     def fail(self, message, param=None, ctx=None):
-        """A bad value from the environment names its variable, not only the option."""
-        if param is not None and ctx is not None and ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT:
+        """A bad value from the environment names its variable, not only the option (click
+        does it itself for an option that shows its variable)."""
+        if param is not None and ctx is not None and not getattr(param, "show_envvar", False) and ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT:
             names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or ())
             message = next((f"{name}: {message}" for name in names if os.environ.get(name)), message)
         super().fail(message, param, ctx)
