@@ -37,7 +37,7 @@ demo: install
 	tag=$$($(BIN)/kjob submit -q /execute/sql --data "{\"statement\": \"$$query\", \"options\": {\"emulator_duration\": \"4\"}}"); \
 	echo "   tag: $$tag"; \
 	echo "== kjob wait $$tag"; \
-	$(BIN)/kjob wait --progress rich --interval 0.5 "$$tag"; \
+	$(BIN)/kjob wait --interval 0.5 "$$tag"; \
 	echo "== kjob fetch $$tag --format table"; \
 	$(BIN)/kjob fetch "$$tag" --format table; \
 	echo "== kjob is installed in $(VENV): run 'source $(VENV)/bin/activate' (or 'pipx install .') to have it on your PATH"

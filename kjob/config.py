@@ -63,6 +63,7 @@ class Settings(NamedTuple):
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     wire: str = "binary"
     deadline: float | None = None  # time.monotonic() after which nothing new is tried
+    timeout: float | None = None  # --timeout as given, which set the deadline (for messages)
     retries: int = 3
     discover: bool = False  # add the ring's other clusters, as the cluster reports them
 
@@ -79,6 +80,12 @@ class Profile:
         self.options: dict[str, Any] = {}
         self.secrets: dict[str, str] = {}
         self.warnings: list[str] = []
+
+
+def seconds(value: float) -> str:
+    """A number of seconds as people read it: `0.9`, `1.5`, `12` (never `0.855461`)."""
+    shown = round(value, 1) if value < 10 else round(value)
+    return f"{shown:g}"
 
 
 def parse_cluster_url(text: str) -> ClusterURL:

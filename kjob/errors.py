@@ -22,7 +22,7 @@ class ExitStatus(IntEnum):
         member.word = word  # how `wait` names a job it could not see for this reason
         return member
 
-    OK = 0, "success; the job is DONE (status: the look succeeded)"
+    OK = 0, "success; the job is DONE (for status: the look succeeded and the job is RUNNING or DONE)"
     JOB_FAILED = 1, "the job ended in ERROR"
     USAGE = 2, "usage error or bad local input (nothing was sent), or output that cannot be written"
     CANCELLED = 3, "the job was CANCELLED"
@@ -148,6 +148,13 @@ class NoClusterReachable(KjobError):
     def __init__(self, message: str, *, hint: str = "") -> None:
         self.cause = message
         super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class DeadlineCut(NoClusterReachable):
+    """The command's own deadline (--timeout) ended the call to a cluster that had not answered:
+    timed out (exit 4), not unreachable (a refused connection or --http-timeout is exit 7)."""
+
+    exit_code = ExitStatus.NOT_FINISHED
 
 
 class PartialResult(KjobError):

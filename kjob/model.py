@@ -70,6 +70,14 @@ def ref_text(tag: str) -> str:
     return f"tag:{tag}" if JOB_ID_PATTERN.fullmatch(tag) else tag
 
 
+def tag_label(tag: str | None) -> str:
+    """A tag shown beside a job id: `tag nightly`, or the REF `tag:3` for an all-digit tag (so
+    that what a user copies names this job, not job 3)."""
+    if not tag:
+        return "tag -"
+    return ref_text(tag) if JOB_ID_PATTERN.fullmatch(tag) else f"tag {tag}"
+
+
 def parse_ref(text: str) -> JobRef:
     """REF: all (ASCII) digits is a job id; `tag:NAME` or anything else is a job tag.
 
@@ -192,7 +200,7 @@ def other_job(ref: JobRef, sent: dict, state: JobState) -> ProtocolError | None:
     answered_tag, answered_id = info.get("job_tag", ""), info.get("job_id", "")
     asked_tag = sent["options"].get("job_tag")
     if asked_tag and answered_tag and answered_tag != asked_tag:
-        found = f"tag {answered_tag}"
+        found = tag_label(answered_tag)
     elif sent["job_id"] >= 0 and answered_id.isdigit() and int(answered_id) != sent["job_id"]:
         found = f"job id {answered_id}"
     else:

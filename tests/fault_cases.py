@@ -229,7 +229,7 @@ PROCESS_CASES = [
     ("`kjob wait --json ... | head -1`", 141, "nothing: no traceback"),
     ("stdin a terminal with no payload piped", 2, "no payload: give --data JSON, --file PATH, or pipe it to stdin"),
     # tests/test_hostile.py
-    ("a byte every 0.5 s, `status --timeout 1.5 --http-timeout 1`", 7, "no complete answer within 1 s, and no later than the deadline"),
+    ("a byte every 0.5 s, `status --timeout 1.5 --http-timeout 1`", 4, "timed out after 1.5 s (--timeout): no answer from URL to /get/job, no later than the deadline"),
     ("the job record's lock held by another process (`submit`)", 0, "warning: cannot record the job ...: another process has held its lock; the job is submitted once, within --timeout"),
     ("SIGTERM during `fetch -o`", 143, "terminated by SIGTERM; the old file is kept, no temporary file is left"),
     ("SIGHUP during `fetch -o`", 129, "terminated by SIGHUP; the old file is kept, no temporary file is left"),

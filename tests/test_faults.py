@@ -192,6 +192,7 @@ def test_the_deadline_bounds_a_call_to_a_stalled_server(emulator):
     started = time.monotonic()
     result = run_kjob(["wait", tag, "--url", emulator.url, "--timeout", "1", "--http-timeout", "30"])
     assert time.monotonic() - started < 6
-    # no answer by the deadline: how the job stands is unknown (exit 7), never "still running" (4)
-    assert result.returncode == 7
-    assert result.stdout.decode().startswith(f"job {tag}: UNREACHABLE: no cluster answered /get/job (tried {emulator.url}: ")
+    # the deadline ended the only look: timed out (exit 4), and kjob does not claim the job still runs
+    assert result.returncode == 4
+    assert result.stdout.decode().startswith(f"job {tag}: not seen (waited ")
+    assert result.stderr.decode().splitlines() == [f"kjob: timed out; no answer about {tag}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -114,6 +115,13 @@ def test_make_demo_keeps_its_job_out_of_the_users_record(tmp_path):
                             env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "Amsterdam" in result.stdout
+    # piped (a CI log), the wait is plain: one outcome line, no bar, no summary table repeating it
+    tag = re.search(r"^   tag: (\S+)$", result.stdout, re.M).group(1)
+    lines = result.stdout.splitlines()
+    waited = lines[lines.index(f"== kjob wait {tag}") + 1:lines.index(f"== kjob fetch {tag} --format table")]
+    assert len(waited) == 1 and re.fullmatch(rf"job {tag} /execute/sql: DONE \(waited \d\.\d s\)", waited[0]), waited
+    assert all(re.fullmatch(rf"kjob: job {tag} /execute/sql: RUNNING \d+%", line)
+               for line in result.stderr.splitlines()), result.stderr
     assert result.stdout.splitlines()[-1] == (
         "== kjob is installed in .venv: run 'source .venv/bin/activate' (or 'pipx install .') to have it on your PATH")
     assert not (tmp_path / "state" / "kjob" / "jobs.jsonl").exists()

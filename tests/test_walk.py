@@ -94,8 +94,8 @@ def test_data_at_file_that_does_not_parse_hints_at_file():
 def test_a_bad_timeout_in_the_environment_names_the_variable():
     result = run_cli(["status", "1", "--url", "http://127.0.0.1:9"], env={"KJOB_HTTP_TIMEOUT": "nan"})
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--http-timeout': KJOB_HTTP_TIMEOUT: 'nan' is not "
+    assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--http-timeout' (env var: 'KJOB_HTTP_TIMEOUT'): 'nan' is not "
                                               "a duration: write seconds (90, 0.5) or 90s, 5m, 1h30m")
     result = run_cli(["status", "1", "--url", "http://127.0.0.1:9", "--http-timeout", "nan"])
-    assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--http-timeout': 'nan' is not "
+    assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--http-timeout' (env var: 'KJOB_HTTP_TIMEOUT'): 'nan' is not "
                                               "a duration: write seconds (90, 0.5) or 90s, 5m, 1h30m")

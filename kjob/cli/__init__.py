@@ -30,6 +30,7 @@ COMMANDS = ("submit", "status", "wait", "fetch", "cancel", "list", "history", "e
 def _function_of(name: str) -> str:
     return "list_command" if name == "list" else name
 
+# The README's table of variables lists the same names in the same order (a test checks it).
 ENVIRONMENT = {
     "KJOB_URL": "cluster URLs, comma-separated, primary first (else KI_URL)",
     "KJOB_USER": "user for basic auth (else KI_USER)",
@@ -38,14 +39,18 @@ ENVIRONMENT = {
     "KJOB_PROFILE": "profile of the config file to use",
     "KJOB_CONFIG": "config file (default ~/.config/kjob/config.toml)",
     "KJOB_HTTP_TIMEOUT": f"seconds one HTTP call may take (default {DEFAULT_HTTP_TIMEOUT:g})",
+    "KJOB_CA_BUNDLE": "CA certificates to check TLS with (else REQUESTS_CA_BUNDLE)",
+    "KJOB_DISCOVER": "1: also use the HA ring's other clusters",
     "KJOB_DEBUG": "1: show a traceback for an unexpected error",
-    "NO_COLOR": "set: no colour",
+    "NO_COLOR": "set: no colour (also TERM=dumb)",
+    "GITHUB_STEP_SUMMARY": "file that `kjob wait` appends a Markdown table of outcomes to",
 }
 
 
 def _epilog() -> str:
     codes = "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES.items())
-    env = "\n".join(f"  {name:<18} {text}" for name, text in ENVIRONMENT.items())
+    width = max(map(len, ENVIRONMENT))
+    env = "\n".join(f"  {name:<{width}}  {text}" for name, text in ENVIRONMENT.items())
     return (f"Exit codes:\n{codes}\n\nEnvironment:\n{env}\n\nA REF is a job id (digits 0-9) or a job tag (or tag:NAME), or @last.\n"
             "Cluster options (--url, --user, --profile...) may also come before the command.\n"
             "Durations (--timeout, --interval): seconds, or 90s, 5m, 1h30m, 1d.")

@@ -64,7 +64,7 @@ def make_settings(cluster: ClusterOptions, profile: Profile, render: Renderer, t
     settings = Settings(
         urls=tuple(each.url for each in clusters), user=user, password=password, token=token,
         ca_bundle=cluster.ca_bundle, insecure=cluster.insecure, http_timeout=cluster.http_timeout, wire=cluster.wire,
-        deadline=None if timeout is None else time.monotonic() + timeout, discover=cluster.discover,
+        deadline=None if timeout is None else time.monotonic() + timeout, timeout=timeout, discover=cluster.discover,
     )
     if settings.insecure:
         render.warning("--insecure: TLS certificates are not checked")

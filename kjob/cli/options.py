@@ -64,8 +64,11 @@ class Duration(click.ParamType):
         return seconds
 
     def fail(self, message, param=None, ctx=None):
-        """A bad value from the environment names its variable, not only the option."""
-        if param is not None and ctx is not None and ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT:
+        """A bad value from the environment names its variable, not only the option (click
+        does it itself for an option that shows its variable)."""
+        from_environment = ctx is not None and param is not None and (
+            ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT)
+        if from_environment and not getattr(param, "show_envvar", False):
             names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or ())
             message = next((f"{name}: {message}" for name in names if os.environ.get(name)), message)
         super().fail(message, param, ctx)
@@ -121,7 +124,7 @@ CLUSTER_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
                             show_envvar=True, help="CA certificates to check TLS with.")),
     (("--insecure",), dict(is_flag=True, help="Do not check TLS certificates (warns).")),
     (("--http-timeout",), dict(type=Duration(minimum=0.1), default=DEFAULT_HTTP_TIMEOUT, envvar="KJOB_HTTP_TIMEOUT",
-                               show_default=True, help="Seconds one HTTP call may take.")),
+                               show_envvar=True, show_default=True, help="Seconds one HTTP call may take.")),
     (("--wire",), dict(type=click.Choice(ENCODINGS), default="binary", show_default=True,
                        help="Encoding of kjob's own calls to the cluster.")),
     (("--discover",), dict(is_flag=True, envvar="KJOB_DISCOVER", show_envvar=True,

@@ -56,6 +56,10 @@ def submit(ctx: click.Context, endpoint: str, data: str | None, file: str | None
     from kjob.cli.context import make_app, wait_display
     from kjob.ops.wait import wait
 
+    if cluster.password_stdin and ((data is None and file in (None, "-") and avro_file in (None, "-")) or "-" in (file, avro_file)):
+        from kjob.errors import BadInput
+
+        raise BadInput("--password-stdin: stdin carried the password, so the payload must come from --data or --file PATH")
     app = make_app(ctx, cluster, as_json=as_json, quiet=quiet, timeout=timeout)
     created = start(app, SubmitRequest(endpoint, data=data, file=file, avro_file=avro_file, schema_file=schema_file,
                                        encoding=encoding, tag=tag, tag_from_payload=tag_from_payload, tag_key=tag_key,

@@ -18,7 +18,9 @@ def wait(ctx: click.Context, refs: tuple[str, ...], timeout: float | None, as_js
          waiting: WaitOptions, cluster: ClusterOptions) -> None:
     """Follow jobs until every one has ended; exit with the worst outcome.
 
-    REF...: job ids or tags, followed together, each to its end.
+    REF...: job ids or tags, followed together, each to its end. A job that no cluster
+    answers for is tried again for 60 s (never past --timeout) before it counts as
+    UNREACHABLE (exit 7).
     """
     from kjob.cli.context import make_app, wait_display
     from kjob.ops.wait import wait as follow_jobs

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import requests
 import urllib3
 
-from kjob.config import Settings, redact_url
+from kjob.config import Settings, redact_url, seconds
 from kjob.errors import CredentialsRefused, ProtocolError, ServerRefused
 from kjob.http.session import READ_CHUNK, Session, StreamedBody, Watch, deadline, describe_failure, redact_header
 from kjob.protocol import avro, codec, encodings
@@ -48,10 +48,11 @@ class Reports:
 class ClusterFailed(Exception):
     """One cluster could not give a usable answer; `maybe_sent` says whether it may have acted."""
 
-    def __init__(self, reason: str, maybe_sent: bool = True) -> None:
+    def __init__(self, reason: str, maybe_sent: bool = True, timed_out: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.maybe_sent = maybe_sent
+        self.timed_out = timed_out  # no answer in time (not a refusal, not a bad answer)
 
 
 class SinkFailed(Exception):
@@ -191,12 +192,13 @@ class Exchange:
             raise self._failed(cluster, TimeoutError(), watch)
 
     def _failed(self, cluster: str, exc: Exception, watch: Watch) -> ClusterFailed:
+        timed_out = watch.fired or isinstance(exc, (TimeoutError, requests.Timeout, urllib3.exceptions.TimeoutError))
         if watch.fired:  # the exchange's deadline cut the connection, whatever the read then said
-            reason, maybe_sent = f"no complete answer within {watch.seconds:g} s", True
+            reason, maybe_sent = f"no complete answer within {seconds(watch.seconds)} s", True
         else:
             reason, maybe_sent = describe_failure(exc, watch.seconds)
         self._trace(f"< {cluster}: {reason}")
-        return ClusterFailed(reason, maybe_sent)
+        return ClusterFailed(reason, maybe_sent, timed_out=timed_out)
 
     def post_body(self, cluster: str, endpoint: str, body: bytes | StreamedBody, timeout: float | None = None) -> dict:
         """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""

@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kjob.errors import CredentialsRefused, JobNotFound, NoClusterReachable, ProtocolError, ServerRefused
+from kjob.config import seconds
+from kjob.errors import CredentialsRefused, DeadlineCut, JobNotFound, NoClusterReachable, ProtocolError, ServerRefused
 from kjob.http.exchange import ClusterFailed, Exchange, Reports
 from kjob.protocol import encodings
 
 RECHECK_TIMEOUT = 2.0  # the look at the current cluster's /show/system/status before moving on
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 4.0
+DEADLINE_SLACK = 0.05  # seconds: a call that timed out this close to --timeout's deadline was cut by it
 
 
 class SkipCluster(Exception):
@@ -55,10 +57,12 @@ class Ring:
         deadline = self.settings.deadline
         reasons: dict[str, str] = {}
         failed_clusters: dict[str, str] = {}  # those that failed, not those skipped
+        timed_out = cut_short = False  # the last failure was no answer in time; the deadline stopped the tries
         for round_number in range(rounds):
             start = self.current
             for offset in range(len(self.clusters)):
                 if reasons and deadline is not None and time.monotonic() >= deadline:
+                    cut_short = True
                     break  # the command's time is up: no new try, whatever clusters are left
                 index = (start + offset) % len(self.clusters)
                 cluster = self.clusters[index]
@@ -69,6 +73,7 @@ class Ring:
                     continue
                 except ClusterFailed as failed:
                     reasons[cluster] = failed_clusters[cluster] = failed.reason
+                    timed_out = failed.timed_out
                     continue
                 except JobNotFound as missing:
                     if not failed_clusters:
@@ -82,10 +87,13 @@ class Ring:
             if round_number + 1 < rounds:
                 pause = _pause(round_number)
                 if deadline is not None and time.monotonic() + pause > deadline:
+                    cut_short = True
                     break
                 if self.reports.on_retry and not _nothing_listening(reasons):  # that case ends in one line with a hint
                     self.reports.on_retry(pause, dict(reasons))
                 time.sleep(pause)
+        if timed_out and deadline is not None and (cut_short or time.monotonic() >= deadline - DEADLINE_SLACK):
+            raise self._timed_out(endpoint, failed_clusters)  # --timeout, not the cluster, ended the tries
         raise self._unreachable(endpoint, reasons)
 
     def _try(self, cluster: str, attempt: Callable[[str], Any], reasons: dict[str, str], recheck: bool) -> Any:
@@ -106,6 +114,11 @@ class Ring:
         self.current = index
         if self.reports.on_failover:
             self.reports.on_failover(self.clusters[index], reasons.get(previous, "unavailable"))
+
+    def _timed_out(self, endpoint: str, failed_clusters: dict[str, str]) -> DeadlineCut:
+        """The command's deadline ended the calls: timed out (exit 4), saying who did not answer."""
+        after = "" if self.settings.timeout is None else f" after {seconds(self.settings.timeout)} s"
+        return DeadlineCut(f"timed out{after} (--timeout): no answer from {', '.join(failed_clusters)} to {endpoint}")
 
     @staticmethod
     def _unreachable(endpoint: str, reasons: dict[str, str]) -> NoClusterReachable:

@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from kjob import __version__
-from kjob.config import Settings
+from kjob.config import Settings, seconds
 from kjob.protocol import encodings
 
 READ_CHUNK = 1 << 16
@@ -277,11 +277,11 @@ def describe_failure(exc: Exception, timeout: float) -> tuple[str, bool]:
     Read from the types in the exception's chain (requests wraps urllib3, which wraps the
     socket's OSError, whose type carries its errno)."""
     if isinstance(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)):
-        return f"no answer for {timeout:g} s in the middle of the answer", True
+        return f"no answer for {seconds(timeout)} s in the middle of the answer", True
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"no connection within {min(10.0, timeout):g} s", False
+        return f"no connection within {seconds(min(10.0, timeout))} s", False
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"no complete answer within {timeout:g} s", True
+        return f"no complete answer within {seconds(timeout)} s", True
     if isinstance(exc, requests.exceptions.SSLError):
         inner = _innermost(exc)
         if isinstance(inner, ssl.SSLCertVerificationError):

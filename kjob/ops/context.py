@@ -11,7 +11,7 @@ import time
 
 from kjob.config import Settings, redact_url
 from kjob.history import History
-from kjob.model import Created, JobRef, parse_ref
+from kjob.model import Created, JobRef, parse_ref, tag_label
 from kjob.output.lines import Renderer
 
 
@@ -38,8 +38,14 @@ class App:
         return self._client
 
     def refs(self, texts: tuple[str, ...] | list[str]) -> list[JobRef]:
-        """Job references as typed, with `@last` read from kjob's record of submitted jobs."""
-        return [self._ref(text) for text in texts]
+        """Job references as typed, with `@last` read from kjob's record of submitted jobs; a job
+        named twice by the same key (`tag:X` and `X`, the same id) is kept once. An id and its
+        own tag cannot be matched before a look, so `1 tag:T` names it twice."""
+        refs: dict[tuple[int | None, str | None], JobRef] = {}
+        for text in texts:
+            ref = self._ref(text)
+            refs.setdefault((ref.job_id, ref.tag), ref)
+        return list(refs.values())
 
     def _ref(self, text: str) -> JobRef:
         if text.strip() != "@last":
@@ -47,7 +53,7 @@ class App:
         entry = self.history.last()
         if entry["cluster"] not in self.settings.urls:  # say so: a job on a cluster (or an emulator) not in use
             self.render.warning(
-                f"@last is job {entry['job_id']} (tag {entry['job_tag']}), submitted to {redact_url(entry['cluster'])}, "
+                f"@last is job {entry['job_id']} ({tag_label(entry['job_tag'])}), submitted to {redact_url(entry['cluster'])}, "
                 f"not to a cluster in use ({', '.join(redact_url(url) for url in self.settings.urls)}); "
                 "looking for its tag there")
         return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"])

@@ -117,7 +117,7 @@ def fetch(app: App, ref: JobRef, where: Destination, *, raw: bool, fmt: str | No
         return
     sink = BufferSink()
     state = finished_job(app, ref, sink)
-    write_decoded(state, sink, where, fmt, app if every else None)
+    write_decoded(state, sink, where, fmt, app if every else None, note=app.render.message)
 
 
 def finished_job(app: App, ref: JobRef, sink=None) -> JobState:
@@ -132,11 +132,13 @@ def finished_job(app: App, ref: JobRef, sink=None) -> JobState:
     return state
 
 
-def write_decoded(state: JobState, sink: BufferSink, where: Destination, fmt: str | None, pager: App | None = None) -> None:
+def write_decoded(state: JobState, sink: BufferSink, where: Destination, fmt: str | None, pager: App | None = None,
+                  note: Callable[[str], None] | None = None) -> None:
     """Rows (json, jsonl, csv, table) for a dynamic-schema response, else (and for --format
     response) the whole response; bytes fields as base64 text. A result the server cut is said
     on stderr (PartialResult, once the rows are written), or, given `pager` (the app: fetch
-    --all), completed from its paging table."""
+    --all), completed from its paging table. A result with no columns (INSERT, UPDATE, DELETE)
+    is shown whole, as json, so that its count_affected is seen; csv and table `note` it."""
     fmt = fmt or "json"
     schema = payload.response_schema(state.endpoint)
     has_rows = schema is not None and records.carries_rows(schema.schema)
@@ -148,6 +150,12 @@ def write_decoded(state: JobState, sink: BufferSink, where: Destination, fmt: st
     del data
     if has_rows and fmt != "response":
         headers, rows = records.rows_of(value)
+        if not headers and fmt in ("json", "jsonl"):  # a statement with no result set: its count is the answer
+            return _write_text(where, lambda stream, pretty, colour: write_response(
+                stream, printable(value), pretty=pretty and fmt == "json"))
+        if not headers and note is not None:
+            note(f"kjob: the result has no rows; {value.get('count_affected', 0)} affected "
+                 "(count_affected; --format json shows the whole response)")
         rows = [printable(row) for row in rows]
         more = bool(value.get("has_more_records"))
         if more and pager is not None and value.get("paging_table"):

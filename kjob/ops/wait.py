@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from kjob.config import seconds
 from kjob.errors import (
+    DeadlineCut,
     ExitStatus,
     Interrupted,
     JobNotFound,
@@ -61,7 +63,8 @@ class Followed:
     unreachable_since: float | None = None
     unreachable: NoClusterReachable | None = None  # why, while it is unreachable
     first_progress: tuple[float, int] | None = None  # (when, progress) of the first look
-    seen_running: bool = False  # a look found it not yet ended (else it had ended before the wait)
+    looked: bool = False  # a look has been made, whatever it found
+    ended_before: bool = False  # the wait's first look found it ended: it had ended before the wait began
 
     @property
     def finished(self) -> bool:
@@ -180,13 +183,14 @@ def _look(client, ref: JobRef) -> JobState | KjobError:
 def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, interval: float,
            not_found_grace: float, unreachable_grace: float, deadline: float | None = None) -> None:
     now = time.monotonic()
+    first_look, job.looked = not job.looked, True
     job.next_poll = now + job.delay
     job.delay = min(interval, job.delay * POLL_GROWTH)
     if isinstance(outcome, JobState):
         previous = job.state.job_status if job.state else None
         moved = job.state is None or outcome.progress > job.state.progress
         job.state, job.missing_since, job.unreachable_since, job.unreachable = outcome, None, None, None
-        job.seen_running = job.seen_running or not outcome.finished
+        job.ended_before = first_look and outcome.finished  # not when it ended while unreachable or not yet found
         if moved:  # a job whose progress stands still is not about to end: no early look
             job.next_poll = min(job.next_poll, _expected_end(job, outcome, now))
         job.ref = _learn(job.ref, outcome)
@@ -203,6 +207,8 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
                 listener.trouble(job, f"job {job.ref} not found yet; waiting up to {not_found_grace:g} s for it to appear"
                                       " (--not-found-grace)")
             return
+    elif isinstance(outcome, DeadlineCut) and job.unreachable is None:
+        return  # the command's deadline ended this look: timed out (exit 4), not unreachable
     elif isinstance(outcome, NoClusterReachable):
         first = job.unreachable_since is None
         job.unreachable_since, job.unreachable = job.unreachable_since or now, outcome
@@ -210,7 +216,8 @@ def _apply(job: Followed, outcome: JobState | KjobError, listener: Listener, int
             if first:
                 last = f"; last seen {job.state.job_status} {job.state.progress}%" if job.state else ""
                 left = unreachable_grace if deadline is None else min(unreachable_grace, max(0.0, deadline - now))
-                listener.trouble(job, f"job {job.ref} unreachable{last}: {outcome.cause}; still trying for {left:.0f} s")
+                until = f"for {seconds(left)} s" if left >= 1 else "until the deadline"
+                listener.trouble(job, f"job {job.ref} unreachable{last}: {outcome.cause}; still trying {until}")
             return
         outcome = _unreachable_error(job, outcome)
     job.error, job.ended = outcome, now

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from kjob.config import redact_url
-from kjob.model import cancel_record, ref_text
+from kjob.model import cancel_record, ref_text, tag_label
 from kjob.output.rows import json_text
 from kjob.output.terminal import STATUS_COLOURS, Terminal
 from kjob.sanitize import redact, safe
@@ -132,7 +132,7 @@ class HumanLines(Renderer):
     def created(self, created) -> None:
         """What `submit` prints: the job, where it runs, and its tag."""
         verb = "already submitted" if created.existed else "submitted"
-        self.data(f"job {created.job_id} {verb}: {created.endpoint}, tag {created.job_tag}, on {redact_url(created.cluster)}")
+        self.data(f"job {created.job_id} {verb}: {created.endpoint}, {tag_label(created.job_tag)}, on {redact_url(created.cluster)}")
 
     def history(self, entries: list[dict]) -> None:
         """kjob's record of submitted jobs, oldest first, in aligned columns."""
@@ -166,7 +166,7 @@ class HumanLines(Renderer):
 
     def cancelled(self, state, *, already_ended: bool, server_status: str) -> None:
         """What `cancel` did to one job."""
-        name = f"job {state.job_id if state.job_id is not None else '?'} (tag {state.tag or '-'})"
+        name = f"job {state.job_id if state.job_id is not None else '?'} ({tag_label(state.tag)})"
         if already_ended:
             return self.status_line(f"{name}: already ", state.job_status, ", nothing to cancel")
         if state.job_status == "CANCELLED":
@@ -199,7 +199,7 @@ class HumanLines(Renderer):
         """One look at a job (`status`), and its error message if it has one."""
         job_id = state.job_id if state.job_id is not None else "?"
         self.status_line(f"job {job_id}  ", state.job_status,
-                         f"  {state.progress:>3}%  {state.endpoint}  tag {state.tag or '-'}  on {redact_url(state.cluster)}")
+                         f"  {state.progress:>3}%  {state.endpoint}  {tag_label(state.tag)}  on {redact_url(state.cluster)}")
         if state.error_message:
             self.data(f"  error: {state.error_message}")
 

@@ -36,7 +36,7 @@ def table_status(job) -> str:
 
 def waited(job) -> str:
     """How long kjob waited for a job; `already` for one that had ended before the wait began."""
-    return "already" if job.state is not None and not job.seen_running and job.finished else f"{job.elapsed:.1f} s"
+    return "already" if job.ended_before else f"{job.elapsed:.1f} s"
 
 
 def problem_text(job) -> str:

@@ -131,8 +131,10 @@ class WaitDisplay:
                 self.renderer.data(end_line(job))
         self._flush_deferred()
         if running and timed_out:
-            names = ", ".join(f"{ref_label(job)} ({job.state.progress}%)" if job.state else ref_label(job) for job in running)
-            self.renderer.message(f"kjob: timed out; still running on the server: {names}", always=True)
+            seen = ", ".join(f"{ref_label(job)} ({job.state.progress}%)" for job in running if job.state)
+            unseen = ", ".join(ref_label(job) for job in running if not job.state)  # kjob cannot say they run
+            parts = [f"still running on the server: {seen}"] * bool(seen) + [f"no answer about {unseen}"] * bool(unseen)
+            self.renderer.message(f"kjob: timed out; {'; '.join(parts)}", always=True)
         if self.summary_path:
             write_step_summary(self.summary_path, jobs)
 
