@@ -16,9 +16,10 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# The suite mostly waits on jobs, servers and terminals: two workers halve its time on two cores.
 test: install
 	$(BIN)/ruff check kjob tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # The demo: an emulator on a free port, a real SQL query (run on the emulator's SQLite
 # database) as a job through the kjob command, its result, and the emulator stopped again
