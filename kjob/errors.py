@@ -35,7 +35,7 @@ class ExitStatus(IntEnum):
     PARTIAL_RESULT = 10, "fetch: a partial result (the server cut it; `fetch --all` gets every row)"
     SUBMIT_UNCERTAIN = 11, "submit: whether the job was started is not known (look it up by the tag printed)"
     HANGUP = 129, "hung up (SIGHUP); a partial -o file is removed, the terminal restored"
-    INTERRUPTED = 130, "interrupted (Ctrl-C)"
+    INTERRUPTED = 130, "interrupted (Ctrl-C): kjob cleans up, then ends by SIGINT, which a shell reports as 130"
     BROKEN_PIPE = 141, "the reader of stdout went away (kjob ... | head -1)"
     TERMINATED = 143, "terminated (SIGTERM); a partial -o file is removed, the terminal restored"
 

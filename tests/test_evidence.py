@@ -94,22 +94,24 @@ def test_a_read_job_stops_at_its_checkpoint(emulator):
     assert result.stdout == f"job {created['job_id']} (tag {created['job_tag']}): CANCELLED\n"
 
 
-def progress_seen(url: str, tag: str, duration: float) -> list[int]:
-    seen, end = [], time.monotonic() + duration
-    while time.monotonic() < end:
-        seen.append(status(url, tag)["progress"])
+def progress_while_running(url: str, tag: str) -> list[int]:
+    """Every progress the job shows while it runs (bounded, whatever the machine's load)."""
+    seen, deadline = [], time.monotonic() + 30
+    while (answer := status(url, tag))["job_status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the job never ended"
+        seen.append(answer["progress"])
     return seen
 
 
 def test_progress_can_sit_at_zero_then_jump(emulator):
-    created = submit_json(emulator.url, "/alter/table", alter(1.0, emulator_progress="jump"))
-    seen = progress_seen(emulator.url, created["job_tag"], 0.9)
-    assert seen[0] == 0 and set(seen) <= {0, 90} and 90 in seen
+    created = submit_json(emulator.url, "/alter/table", alter(3.0, emulator_progress="jump"))
+    seen = progress_while_running(emulator.url, created["job_tag"])
+    assert seen[0] == 0 and set(seen) == {0, 90}
 
 
 def test_progress_can_stall(emulator):
-    created = submit_json(emulator.url, "/alter/table", alter(1.0, emulator_progress="stall"))
-    seen = progress_seen(emulator.url, created["job_tag"], 0.9)
+    created = submit_json(emulator.url, "/alter/table", alter(3.0, emulator_progress="stall"))
+    seen = progress_while_running(emulator.url, created["job_tag"])
     assert max(seen) == 40 and seen[-1] == 40 and seen.count(40) > len(seen) // 2
 
 

@@ -39,7 +39,7 @@ def test_wait_goes_on_on_the_backup_when_the_primary_stops(ring):
 
 
 def test_wait_on_jobs_named_by_id_only_goes_on_on_the_backup(ring):
-    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(0.8))
+    job = submit_json([ring.primary.url, ring.backup.url], "/alter/table", alter(3))
     process = subprocess.Popen([sys.executable, "-m", "kjob", "wait", str(job["job_id"]), *urls(ring), "--json",
                                 "--progress", "plain", "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert b"RUNNING" in process.stderr.readline()

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import gpudb
 import pytest
@@ -157,22 +158,34 @@ def interrupt_wait(emulator, *extra: str) -> tuple[subprocess.Popen, str, str]:
     return process, tag, first + stderr.decode()
 
 
-def test_ctrl_c_leaves_the_job_running_and_exits_130(emulator):
+def test_ctrl_c_leaves_the_job_running_and_ends_by_sigint(emulator):
     process, tag, stderr = interrupt_wait(emulator)
-    assert process.returncode == 130
+    assert process.returncode == -signal.SIGINT
     assert "go on" in stderr and tag in stderr and "Traceback" not in stderr
     assert get_job(emulator.url, tag=tag)["job_status"] == "RUNNING"
 
 
 def test_cancel_on_interrupt_cancels_the_job(emulator):
     process, tag, stderr = interrupt_wait(emulator, "--cancel-on-interrupt")
-    assert process.returncode == 130 and f"cancelled {tag}: cancel requested" in stderr and "Traceback" not in stderr
+    assert process.returncode == -signal.SIGINT and f"cancelled {tag}: cancel requested" in stderr and "Traceback" not in stderr
     # Kinetica stops a job at its next checkpoint: the cancel lands a moment later.
     status = run_cli(["status", tag, "--url", emulator.url, "--json"])
     deadline = time.monotonic() + 5
     while json.loads(status.stdout)["job_status"] != "CANCELLED" and time.monotonic() < deadline:
         status = run_cli(["status", tag, "--url", emulator.url, "--json"])
     assert json.loads(status.stdout)["job_status"] == "CANCELLED"
+
+
+def test_a_shell_sees_ctrl_c_as_130_and_the_line_before_it(emulator):
+    tag = start(emulator.url, "/alter/table", alter(30))
+    script = '"$@"; echo "exit $?" >&2'
+    shell = subprocess.Popen(["sh", "-c", script, "sh", sys.executable, "-m", "kjob", "wait", tag, "--url", emulator.url,
+                              "--progress", "plain"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert "RUNNING" in shell.stderr.readline().decode()
+    kjob = int(Path(f"/proc/{shell.pid}/task/{shell.pid}/children").read_text().split()[0])
+    os.kill(kjob, signal.SIGINT)
+    _, stderr = shell.communicate(timeout=20)
+    assert stderr.decode().splitlines()[-2:] == [f"kjob: interrupted; the jobs go on on the server: {tag}", "exit 130"]
 
 
 def test_github_step_summary_gets_a_markdown_table(emulator, tmp_path):

@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()  # what a successful run or an error left for stdout
     except OSError as exc:
         code = _output_failed(exc) if code == ExitStatus.OK else code
+    if code == ExitStatus.INTERRUPTED:
+        streams.end_interrupted()
     sys.exit(code)
 
 

@@ -1,8 +1,9 @@
 """kjob's standard streams and signals: what a write to a closed or full stdout, a reader gone
-away, SIGTERM and SIGHUP become (an exit code, never a traceback). Set up once by main()."""
+away, Ctrl-C, SIGTERM and SIGHUP become (an exit code, never a traceback). Set up once by main()."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -77,15 +78,42 @@ def reserve_standard_streams() -> None:
             errors=getattr(old, "errors", None) or "strict", line_buffering=fd == 2 or bool(getattr(old, "line_buffering", False))))
 
 
+_received: set[int] = set()  # the signals kjob was ended by
+
+
 def terminate_on_signals() -> None:
     """SIGTERM and SIGHUP end kjob as Ctrl-C does, cleaning up on the way (a temporary file, the
-    terminal's cursor), with exit code 128 + the signal; a signal the caller ignores stays ignored."""
+    terminal's cursor), with exit code 128 + the signal; a signal the caller ignores stays ignored.
+    Ctrl-C is noted as it becomes a KeyboardInterrupt, for end_interrupted()."""
     def handler(signum: int, frame) -> None:
         raise Terminated(signum)
+
+    def interrupt(signum: int, frame) -> None:
+        _received.add(signum)
+        signal.default_int_handler(signum, frame)
 
     for number in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(number) == signal.SIG_DFL:
             signal.signal(number, handler)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt)
+
+
+def end_interrupted() -> None:
+    """After a Ctrl-C and its clean-up, end by SIGINT itself, as a program that handles SIGINT
+    should (https://www.cons.org/cracauer/sigint.html; CPython does the same for an uncaught ^C):
+    the shell still reports 130, and a shell loop around kjob stops instead of going on.
+
+    It also makes the end certain: CPython 3.11 ends a process by SIGINT anyway, whatever its
+    exit code, when the KeyboardInterrupt went through an eval() of a string (a namedtuple or
+    a dataclass being built by a lazy import), even though kjob caught it."""
+    if signal.SIGINT not in _received:
+        return  # the interrupt was not a Ctrl-C (an end of input at the password prompt)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.raise_signal(signal.SIGINT)
 
 
 def silence_stdout() -> None:
