@@ -87,13 +87,14 @@ def test_fetch_with_the_connection_cut_halfway_keeps_the_old_file(emulator, tmp_
 def test_ctrl_c_during_fetch_keeps_the_old_file(emulator, tmp_path):
     tag = done_job(emulator, size=20_000)
     target = old_file(tmp_path)
-    emulator.primary.faults.add("trickle@/get/job")  # 5 ms a byte: about 100 s for this answer
+    trickle = emulator.primary.faults.add("trickle@/get/job*1")  # 5 ms a byte: about 100 s for this answer
     process = subprocess.Popen([sys.executable, "-m", "kjob", "fetch", tag, "--raw", "-o", str(target), "--url",
                                 emulator.url, "--http-timeout", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
-    while not any(name.endswith(".kjob-partial") for name in os.listdir(target.parent)):
-        assert time.monotonic() < deadline, "the fetch never started writing"
+    while trickle.remaining:  # until the answer is on its way, into the temporary file
+        assert time.monotonic() < deadline, "the fetch never asked for the job"
         time.sleep(0.05)
+    assert any(name.endswith(".kjob-partial") for name in os.listdir(target.parent))
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == -signal.SIGINT and b"Traceback" not in stderr  # a shell reports 130

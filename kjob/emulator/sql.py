@@ -31,6 +31,18 @@ DEMO_TABLES = (
     "INSERT OR IGNORE INTO sales VALUES (1, 1, 120.5), (2, 2, 80.0), (3, 1, 42.25), (4, 6, 310.0)",
 )
 
+def seeded_rows(table: str, seed: tuple[str, ...] = DEMO_TABLES) -> list[tuple]:
+    """The rows `seed` puts in `table`, in id order: the one source of the demo data, for the
+    endpoints other than SQL that answer rows too."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        for statement in seed:
+            connection.execute(statement)
+        return connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+    finally:
+        connection.close()
+
+
 # Column types: (Avro type, Kinetica's name for it in column_datatypes), by the Python values found.
 TYPES = {int: ("long", "long"), float: ("double", "double"), str: ("string", "string"), bytes: ("bytes", "bytes")}
 

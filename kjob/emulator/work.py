@@ -14,16 +14,9 @@ VERSION = "7.2.3.13"
 
 SYSTEM_STATUS = {"status": "running", "version": VERSION}
 
-# The rows that dynamic-schema endpoints other than SQL (/aggregate/groupby...) answer from:
-# the seeded `cities` table of the emulator's database (sql.DEMO_TABLES) as plain data.
-CITIES = [
-    (1, "Amsterdam", 11.2),
-    (2, "Boston", 9.8),
-    (3, "Chennai", 32.4),
-    (4, "Dakar", 27.1),
-    (5, "Edinburgh", None),
-    (6, "Florence", 16.9),
-]
+# The rows that dynamic-schema endpoints other than SQL (/aggregate/groupby...) answer: the
+# `cities` table as the emulator's database is seeded with (sql.DEMO_TABLES).
+CITIES = sql.seeded_rows("cities")
 SQL_COLUMNS = [("id", "long", "long"), ("city", "string", "char16"), ("temperature", ["double", "null"], "double")]
 
 # GET / on a running server answers this short text (what a browser or a load balancer sees).

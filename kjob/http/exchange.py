@@ -6,7 +6,8 @@ ClusterFailed, for the ring to move on; HTTP 401/403 and ordinary ERROR answers 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
@@ -200,20 +201,27 @@ class Exchange:
         self._trace(f"< {cluster}: {reason}")
         return ClusterFailed(reason, maybe_sent, timed_out=timed_out)
 
-    def post_body(self, cluster: str, endpoint: str, body: bytes | StreamedBody, timeout: float | None = None) -> dict:
-        """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""
-        started = time.monotonic()
-        limit = self.call_timeout() if timeout is None else min(timeout, self.call_timeout())
-        with deadline(limit) as watch:
+    @contextmanager
+    def _answer(self, cluster: str, endpoint: str, body: bytes | StreamedBody, seconds: float) -> Iterator[tuple[requests.Response, Watch]]:
+        """POST within `seconds` and read the answer in the block: a transport failure while
+        reading is the cluster's, the answer is closed however the block ends, and a read that
+        the deadline cut is a timeout however whole it looked."""
+        with deadline(seconds) as watch:
             response = self.send(cluster, endpoint, body, watch)
-            limit = avro.machine_memory() if endpoint == "/get/job" else MAX_WHOLE_ANSWER
             try:
-                content = read_all(response, limit)
+                yield response, watch
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise self._failed(cluster, exc, watch) from None
             finally:
                 response.close()
             self._in_time(cluster, watch, response)
+
+    def post_body(self, cluster: str, endpoint: str, body: bytes | StreamedBody, timeout: float | None = None) -> dict:
+        """POST an encoded body and decode the answer; failover conditions raise ClusterFailed."""
+        started = time.monotonic()
+        limit = self.call_timeout() if timeout is None else min(timeout, self.call_timeout())
+        with self._answer(cluster, endpoint, body, limit) as (response, _):
+            content = read_all(response, avro.machine_memory() if endpoint == "/get/job" else MAX_WHOLE_ANSWER)
         self._trace(f"< {len(content)} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
         self.check_head(cluster, endpoint, response.status_code, response.headers.get("Content-Type", ""))
         if not content:
@@ -252,30 +260,25 @@ class Exchange:
         """/get/job in binary, read from the socket: `job_response` goes to `sink` in chunks,
         so that a response of any size is never held whole (status and wait discard it)."""
         started = time.monotonic()
-        with deadline(self.call_timeout()) as watch:
-            response = self.send(cluster, "/get/job", body, watch)
-            try:
+        seconds = self.call_timeout()
+        try:
+            with self._answer(cluster, "/get/job", body, seconds) as (response, watch):
                 self.check_head(cluster, "/get/job", response.status_code, response.headers.get("Content-Type", ""))
+                length = _content_length(response)
+                if length is not None and length <= SMALL_ANSWER:  # the usual look: read it whole, parse it in memory
+                    source = avro.Source(read_all(response, SMALL_ANSWER))
+                else:  # lengths inside are checked against the Content-Length, if any
+                    source = avro.StreamSource(response.raw, length)
                 try:
-                    length = _content_length(response)
-                    if length is not None and length <= SMALL_ANSWER:  # the usual look: read it whole, parse it in memory
-                        source = avro.Source(read_all(response, SMALL_ANSWER))
-                    else:  # lengths inside are checked against the Content-Length, if any
-                        source = avro.StreamSource(response.raw, length)
-                    wrapped, answer = codec.read_get_job_stream(source, _GuardedSink(sink), deadline=started + watch.seconds)
+                    wrapped, answer = codec.read_get_job_stream(source, _GuardedSink(sink), deadline=started + seconds)
                     if source.remaining():
                         raise ProtocolError(f"{source.remaining()} unexpected bytes after the gpudb_response")
-                except SinkFailed as failed:
-                    raise failed.error from None  # the sink's own failure (a full disk): never the cluster's
                 except ProtocolError as exc:
                     if watch.fired:
-                        raise self._failed(cluster, exc, watch) from None
+                        raise TimeoutError from None  # the deadline cut the answer short: a timeout, not a broken answer
                     raise ClusterFailed(f"unreadable answer: {exc.message}") from None
-                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    raise self._failed(cluster, exc, watch) from None
-            finally:
-                response.close()
-            self._in_time(cluster, watch, response)
+        except SinkFailed as failed:
+            raise failed.error from None  # the sink's own failure (a full disk): never the cluster's
         self._trace(f"< {source.pos} bytes in {(time.monotonic() - started) * 1000:.0f} ms")
         check_wrapper(cluster, "/get/job", response.status_code, wrapped)
         return answer
