@@ -145,6 +145,14 @@ def test_a_submit_that_may_have_arrived_names_its_tag_when_no_cluster_answers_af
     assert status(emulator.url, "maybe-there")["job_status"] == "DONE"
 
 
+
+def test_a_submit_cut_by_its_timeout_after_sending_is_timed_out_and_names_its_tag(emulator):
+    emulator.primary.faults.add("stall@/create/job*1")
+    result = run_cli(["submit", "/alter/table", "--tag", "cut-off", "--url", emulator.url, "--timeout", "1", "--data", alter(0)])
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (4, (
+        f"kjob: timed out after 1 s (--timeout): no answer from {emulator.url} to /create/job; a try may have started "
+        "the job under tag cut-off (check with: kjob status cut-off)"))
+
 @pytest.mark.parametrize("tags", ["json", "comma", "none"])
 def test_list_reads_the_tags_however_the_server_holds_them(tags):
     with Emulator(port=0, show_jobs_tags=tags) as emu:

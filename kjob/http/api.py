@@ -203,8 +203,9 @@ class JobCreation:
         except NoClusterReachable as unreachable:
             if not self.maybe_sent:
                 raise
-            raise NoClusterReachable(f"{unreachable.message}; a try may have started the job under tag {self.tag} "
-                                     f"(check with: kjob status {self.tag})") from None
+            # The same kind of failure (unreachable, or cut by --timeout), with what kjob knows of the job.
+            raise type(unreachable)(f"{unreachable.message}; a try may have started the job under tag {self.tag} "
+                                    f"(check with: kjob status {self.tag})") from None
         return created
 
     def attempt(self, cluster: str) -> Created:
