@@ -201,6 +201,14 @@ def test_github_step_summary_gets_a_markdown_table(emulator, tmp_path):
     assert re.search(re.escape(bad) + r" \| /alter/table \| ERROR .*no space \\\| left", text)
 
 
+def test_a_job_that_never_appeared_is_not_seen_in_the_summary(emulator, tmp_path):
+    summary = tmp_path / "summary.md"
+    result = run_cli(["wait", "never-there", "--url", emulator.url, "--timeout", "1", "--not-found-grace", "30", "-q"],
+                     env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert (result.exit_code, result.stderr) == (4, "kjob: timed out; not found yet: never-there\n")
+    rows = [line for line in summary.read_text().splitlines() if line.startswith("| never-there ")]
+    assert len(rows) == 1 and re.fullmatch(r"\| never-there \|  \| not seen \| \d+\.\d s \|  \|", rows[0]), rows
+
 def test_submit_wait_submits_then_waits(emulator):
     result = run_cli(["submit", "/alter/table", "--url", emulator.url, "--data", alter(0.2, "error"), "--wait", "--json"])
     assert result.exit_code == 1

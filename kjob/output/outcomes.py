@@ -30,8 +30,8 @@ def outcome_text(job) -> str:
 
 def table_status(job) -> str:
     """The status column of a summary (on screen or the step summary): the server's word for a
-    job seen, RUNNING for one not seen yet."""
-    return outcome_text(job) if job.finished or job.state or job.unreachable_since is not None else "RUNNING"
+    job seen, what kept kjob from it, or `not seen` when the wait ended before the job appeared."""
+    return outcome_text(job) if job.state or job.error is not None or job.unreachable_since is not None else "not seen"
 
 
 def waited(job) -> str:

@@ -132,8 +132,11 @@ class WaitDisplay:
         self._flush_deferred()
         if running and timed_out:
             seen = ", ".join(f"{ref_label(job)} ({job.state.progress}%)" for job in running if job.state)
-            unseen = ", ".join(ref_label(job) for job in running if not job.state)  # kjob cannot say they run
-            parts = [f"still running on the server: {seen}"] * bool(seen) + [f"no answer about {unseen}"] * bool(unseen)
+            # kjob cannot say these run: the server said it did not know them (yet), or said nothing
+            missing = ", ".join(ref_label(job) for job in running if not job.state and job.missing_since is not None)
+            unseen = ", ".join(ref_label(job) for job in running if not job.state and job.missing_since is None)
+            parts = ([f"still running on the server: {seen}"] * bool(seen) + [f"not found yet: {missing}"] * bool(missing)
+                     + [f"no answer about {unseen}"] * bool(unseen))
             self.renderer.message(f"kjob: timed out; {'; '.join(parts)}", always=True)
         if self.summary_path:
             write_step_summary(self.summary_path, jobs)

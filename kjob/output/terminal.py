@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import IO
 
-STATUS_COLOURS = {"RUNNING": "cyan", "DONE": "green", "ERROR": "red", "CANCELLED": "yellow"}
+STATUS_COLOURS = {"RUNNING": "cyan", "DONE": "green", "ERROR": "red", "CANCELLED": "yellow", "waiting": "dim", "not seen": "dim"}
 
 
 @dataclass(frozen=True)
