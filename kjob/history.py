@@ -1,4 +1,5 @@
-"""kjob's local record of the jobs it submitted: id, tag, endpoint, cluster and time, nothing else.
+"""kjob's local record of the jobs it submitted: id, tag, endpoint, cluster, time and a digest of
+the payload, nothing else.
 
 It lets a job named by id be found by its tag on another cluster of the ring after the cluster
 that gave the id has gone, and gives the REF `@last`. The record is a JSON-lines file in the
@@ -73,10 +74,13 @@ class History:
         finally:
             os.close(lock)  # closing releases the lock
 
-    def add(self, job_id: int, job_tag: str, endpoint: str, cluster: str, *, wait: float = LOCK_WAIT) -> None:
+    def add(self, job_id: int, job_tag: str, endpoint: str, cluster: str, *, payload_sha256: str | None = None,
+            wait: float = LOCK_WAIT) -> None:
         """Append one job; raises OSError when the state folder cannot be written or stays locked."""
         entry = {"job_id": job_id, "job_tag": job_tag, "endpoint": endpoint, "cluster": cluster,
                  "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if payload_sha256:
+            entry["payload_sha256"] = payload_sha256
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
         self._entries = None
         with self._locked(min(wait, LOCK_WAIT)):
@@ -128,6 +132,15 @@ class History:
         if not entries:
             raise BadInput(f"@last names the newest job kjob submitted, but its record is empty ({self.path})")
         return entries[-1]
+
+    def payload_of(self, job_tag: str, endpoint: str) -> str | None:
+        """The digest of the payload kjob gave the job of `endpoint` under `job_tag`, if it submitted
+        that job and recorded one (the server never says what a job was given)."""
+        for entry in reversed(self.entries()):
+            if entry["job_tag"] == job_tag and entry["endpoint"] == endpoint:
+                digest = entry.get("payload_sha256")
+                return digest if isinstance(digest, str) else None
+        return None
 
     def tag_of(self, job_id: int, cluster: str) -> str | None:
         """The tag of the job `cluster` numbered `job_id`, if kjob submitted it."""

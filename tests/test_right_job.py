@@ -62,6 +62,23 @@ def test_reuse_reports_the_same_job_and_refuses_another_endpoint(emulator):
     assert run_cli(["history", "-q"]).stdout == "sm-1\n"  # submitted; reused, it stays one entry; the refused one is not recorded
 
 
+def test_reuse_refuses_a_job_kjob_submitted_with_another_payload(emulator):
+    assert submit(emulator.url, "--tag", "nightly", endpoint="/execute/sql", payload=SQL)[0] == 0
+    same = {"options": {}, **SQL}  # the same request: a default written out, the keys in another order
+    again = run_cli(["submit", "/execute/sql", "--tag", "nightly", "--if-exists", "reuse", "--url", emulator.url,
+                     "--data", json.dumps(same)])
+    assert again.exit_code == 0 and again.stdout == f"job 1 already submitted: /execute/sql, tag nightly, on {emulator.url}\n"
+    other = run_cli(["submit", "/execute/sql", "--tag", "nightly", "--if-exists", "reuse", "--url", emulator.url,
+                     "--data", json.dumps({**SQL, "statement": "SELECT 2"})])
+    assert (other.exit_code, other.stdout) == (8, "")
+    assert other.stderr == (f"kjob: tag 'nightly' already names job 1 on {emulator.url}, which kjob submitted from here with "
+                            "another payload: --if-exists reuse reports only the same job; choose another tag "
+                            "(--tag-from-payload gives each payload its own)\n")
+    assert emulator.job_count() == 1
+    [entry] = map(json.loads, run_cli(["history", "--json"]).stdout.splitlines())
+    assert sorted(entry) == ["cluster", "endpoint", "job_id", "job_tag", "submitted_at"]  # the digest stays kjob's own
+
+
 @pytest.mark.parametrize("answered, said", [
     ({"tag": "other"}, "answered about another job (tag other)"),
     ({"tag": "", "job_id": 9}, "answered about another job (job id 9)"),

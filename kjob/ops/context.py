@@ -58,12 +58,13 @@ class App:
                 "looking for its tag there")
         return JobRef(job_id=entry["job_id"], tag=entry["job_tag"], origin=entry["cluster"])
 
-    def remember(self, created: Created) -> None:
+    def remember(self, created: Created, payload_sha256: str | None = None) -> None:
         """Add a submitted job to kjob's record; a record that cannot be written only warns."""
         remaining = self.remaining()  # a lock held elsewhere is waited for within the command's bounds
         wait = self.settings.http_timeout if remaining is None else min(self.settings.http_timeout, remaining)
         try:
-            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster, wait=wait)
+            self.history.add(created.job_id, created.job_tag, created.endpoint, created.cluster,
+                             payload_sha256=payload_sha256, wait=wait)
         except OSError as exc:
             self.render.warning(f"cannot record the job in {self.history.path}: {exc.strerror or exc}")
 

@@ -13,7 +13,7 @@ from typing import Any
 from kjob import inputs
 from kjob.errors import BadInput, ProtocolError, TagTaken
 from kjob.http.session import FileData
-from kjob.model import Created, check_tag, new_tag, tag_from_payload
+from kjob.model import Created, check_tag, new_tag, payload_digest, tag_from_payload
 from kjob.ops.context import App
 from kjob.protocol import encodings, payload
 
@@ -43,6 +43,7 @@ class Submission:
     data: bytes | FileData  # a file's payload is streamed from disk when it is sent
     data_str: str
     tag: str
+    digest: str | None = None  # of the payload (its defaults filled in), for --if-exists reuse to compare
 
 
 def check_endpoint(endpoint: str) -> str:
@@ -87,9 +88,9 @@ def submit(app: App, request: SubmitRequest) -> Created:
     job = prepare(request)
     created = app.client().create_job(job.endpoint, job.request_encoding, job.data, job.data_str, job.tag,
                                       reuse=request.reuse)
-    check_reuse(created, job.endpoint)
+    check_reuse(created, job.endpoint, app.history.payload_of(created.job_tag, job.endpoint), job.digest)
     if not (created.existed and app.history.tag_of(created.job_id, created.cluster) == created.job_tag):
-        app.remember(created)  # a reused job kjob already recorded stays one entry
+        app.remember(created, job.digest)  # a reused job kjob already recorded stays one entry
     return created
 
 
@@ -107,7 +108,7 @@ def prepare(request: SubmitRequest) -> Submission:
             raise BadInput("--avro sends a pre-encoded payload: do not also give --data or --file")
         if not encodings.named(encoding).avro:
             raise BadInput("--avro sends Avro binary: use --encoding binary or snappy")
-        data_bytes, source = avro_payload(avro_file, encoding, digest=tag_from_payload_flag)
+        data_bytes, source = avro_payload(avro_file, encoding, digest=tag_from_payload_flag or request.reuse)
         data_str = ""
     else:
         value = inputs.read_payload(data, file)
@@ -118,20 +119,30 @@ def prepare(request: SubmitRequest) -> Submission:
             raise BadInput(exc.message) from None
         except ProtocolError as exc:
             raise BadInput(f"payload: {exc.message}") from None
-        checked = schema is not None and tag_from_payload_flag  # the tag digests the request with its defaults filled in
-        source = payload.to_json_value(schema.conform(value)) if checked else value
+        # the request with its defaults filled in: a payload that leaves a default out is the same
+        source = payload.to_json_value(schema.conform(value)) if schema is not None else value
     if tag_from_payload_flag:
         tag = tag_from_payload(endpoint, source, request.tag_key)
-    return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag())
+    digest = payload_digest(source) if source is not None else None
+    return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag(), digest)
 
 
-def check_reuse(created: Created, endpoint: str) -> None:
+def check_reuse(created: Created, endpoint: str, recorded: str | None, digest: str | None) -> None:
     """--if-exists reuse reports the job under the tag only when it is the same job: the same
-    endpoint. A job of another endpoint under that tag is a refusal that names both (exit 8)."""
-    if created.existed and created.endpoint != endpoint:
+    endpoint, and the same payload when kjob submitted that job from here (`recorded`: the server
+    never says what a job was given). Another job under that tag is a refusal (exit 8)."""
+    if not created.existed:
+        return
+    if created.endpoint != endpoint:
         raise TagTaken(
             f"tag {created.job_tag!r} already names job {created.job_id} on {created.cluster}, which runs {created.endpoint}, "
             f"not {endpoint}: --if-exists reuse reports only the same job; choose another tag"
+        )
+    if recorded and digest and recorded != digest:
+        raise TagTaken(
+            f"tag {created.job_tag!r} already names job {created.job_id} on {created.cluster}, which kjob submitted from here "
+            "with another payload: --if-exists reuse reports only the same job; choose another tag (--tag-from-payload "
+            "gives each payload its own)"
         )
 
 

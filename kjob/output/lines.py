@@ -234,8 +234,10 @@ class JsonLines(Renderer):
         self.json_line(created.as_json())
 
     def history(self, entries: list[dict]) -> None:
+        from kjob.history import FIELDS
+
         for entry in entries:
-            self.json_line(entry)
+            self.json_line({field: entry[field] for field in FIELDS})  # the payload's digest is kjob's own
 
     def endpoint_list(self, paths: list[str]) -> None:
         for path in paths:
