@@ -183,5 +183,6 @@ class Terminated(BaseException):
     def __init__(self, signum: int) -> None:
         import signal
 
+        self.signum = signum
         self.exit_code = ExitStatus(128 + signum)
         super().__init__(f"terminated by {signal.Signals(signum).name}")

@@ -84,6 +84,26 @@ def test_fetch_with_the_connection_cut_halfway_keeps_the_old_file(emulator, tmp_
     assert_kept(target)
 
 
+@pytest.mark.parametrize(("raised", "caught"), [("KeyboardInterrupt()", "KeyboardInterrupt"), ("Terminated(15)", "Terminated")])
+def test_a_signal_dropped_by_a_finalizer_is_raised_again(raised, caught):
+    """CPython drops what a __del__ or a weakref callback raises: a Ctrl-C whose handler ran in
+    one (an import's module lock) was printed as "Exception ignored" and lost."""
+    code = ("import time\n"
+            "from kjob.cli import streams\n"
+            "from kjob.errors import Terminated\n"
+            "streams.terminate_on_signals()\n"
+            "class Finalized:\n"
+            f"    def __del__(self): raise {raised}\n"
+            "try:\n"
+            "    Finalized()\n"
+            "    end = time.monotonic() + 20\n"
+            "    while time.monotonic() < end: pass\n"
+            "    print('lost')\n"
+            "except (KeyboardInterrupt, Terminated) as exc:\n"
+            "    print(type(exc).__name__)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert (result.stdout.decode(), result.stderr.decode()) == (caught + "\n", "")
+
 def test_ctrl_c_during_fetch_keeps_the_old_file(emulator, tmp_path):
     tag = done_job(emulator, size=20_000)
     target = old_file(tmp_path)

@@ -3,12 +3,14 @@ away, Ctrl-C, SIGTERM and SIGHUP become (an exit code, never a traceback). Set u
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import io
 import os
 import signal
 import sys
+import time
 
 from kjob.errors import Terminated
 
@@ -97,6 +99,32 @@ def terminate_on_signals() -> None:
             signal.signal(number, handler)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, interrupt)
+    sys.unraisablehook = _raise_lost_signals(sys.unraisablehook)
+
+
+def _raise_lost_signals(default):
+    """An unraisable-exception hook that keeps a signal from being lost.
+
+    CPython cannot raise out of a weakref callback or a __del__: a Ctrl-C or SIGTERM whose
+    handler runs in one (an import's module lock, and kjob imports lazily) is printed as
+    "Exception ignored in ..." and dropped, and kjob goes on. Such a signal is delivered to the
+    main thread again a moment later, once the callback is over; anything else goes to `default`."""
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            signum = signal.SIGINT
+        elif isinstance(unraisable.exc_value, Terminated):
+            signum = unraisable.exc_value.signum
+        else:
+            default(unraisable)
+            return
+        _thread.start_new_thread(_interrupt_main_soon, (signum,))
+
+    return hook
+
+
+def _interrupt_main_soon(signum: int) -> None:
+    time.sleep(0.05)  # the callback that dropped it has returned by then
+    _thread.interrupt_main(signum)
 
 
 def end_interrupted() -> None:
