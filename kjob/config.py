@@ -206,6 +206,10 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> Profile:
             raise BadInput(f"config file {path}: profile {chosen!r} has an unknown key {key!r} (known: {allowed})")
     if {"password", "token"} & profile.secrets.keys() and _readable_by_others(path):
         profile.warnings.append(f"config file {path} holds a secret and is readable by others: chmod 600 {path}")
+    for key, what in (("password_file", "password"), ("token_file", "token")):
+        secret_file = os.path.expanduser(profile.secrets.get(key, ""))
+        if secret_file and _readable_by_others(secret_file):
+            profile.warnings.append(f"the {what} file {secret_file} is readable by others: chmod 600 {secret_file}")
     return profile
 
 

@@ -30,7 +30,7 @@ class ExitStatus(IntEnum):
     NOT_FOUND = 5, "job not found", "NOT FOUND"
     CREDENTIALS_REFUSED = 6, "credentials refused (HTTP 401 or 403)", "UNAUTHORIZED"
     UNREACHABLE = 7, "no cluster reachable, or no usable answer from any", "UNREACHABLE"
-    SERVER_REFUSED = 8, "the server refused the request (an ERROR answer), or submit's tag names a job of another endpoint", "REFUSED"
+    SERVER_REFUSED = 8, "the server refused the request (an ERROR answer), or submit's tag names another job", "REFUSED"
     UNKNOWN_OUTCOME = 9, "the job is no longer running, with a status kjob does not know (shown)"
     PARTIAL_RESULT = 10, "fetch: a partial result (the server cut it; `fetch --all` gets every row)"
     SUBMIT_UNCERTAIN = 11, "submit: whether the job was started is not known (look it up by the tag printed)"
@@ -95,8 +95,9 @@ class ServerRefused(KjobError):
 
 
 class TagTaken(KjobError):
-    """kjob's own refusal (no server said it): the tag names a job of another endpoint. Exit 8,
-    as the server's refusal of a taken tag, so that scripts see one code for both."""
+    """kjob's own refusal (no server said it): the tag names another job (of another endpoint, or
+    with another payload kjob recorded). Exit 8, as the server's refusal of a taken tag, so that
+    scripts see one code for both."""
 
     exit_code = ExitStatus.SERVER_REFUSED
 

@@ -20,19 +20,25 @@ from collections.abc import Callable
 
 def run_in_pty(args: list[str], *, timeout: float = 30, columns: int = 140, stdout=None, env: dict | None = None,
                when: tuple[bytes | tuple[bytes, ...], Callable[[subprocess.Popen], object]] | None = None,
-               answer: tuple[bytes, bytes] | None = None) -> tuple[int, str]:
+               answer: tuple[bytes, bytes] | None = None, pipe_to: list[str] | None = None) -> tuple[int, str]:
     """Run kjob with a pseudo-terminal as stdin, stdout and stderr; return its exit code and all it wrote there.
 
-    `stdout`: a file to take stdout instead (`kjob wait | tee log`); `when`: (text or texts,
-    action), the action run on kjob's process once every text has appeared (the emulator
-    stopped mid-wait, a signal sent...); `answer`: (prompt, reply), the reply typed once the prompt appeared."""
+    `stdout`: a file to take stdout instead; `pipe_to`: a command that stdout is piped to, which
+    writes to the same terminal (`kjob wait | tee log`); `when`: (text or texts, action), the
+    action run on kjob's process once every text has appeared (the emulator stopped mid-wait, a
+    signal sent...); `answer`: (prompt, reply), the reply typed once the prompt appeared."""
     primary, secondary = pty.openpty()
     full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "30", **(env or {})}
     if "NO_COLOR" not in (env or {}):
         full_env.pop("NO_COLOR", None)
+    if pipe_to is not None:
+        stdout = subprocess.PIPE
     process = subprocess.Popen([sys.executable, "-m", "kjob", *args], stdin=secondary,
                                stdout=secondary if stdout is None else stdout, stderr=secondary, env=full_env,
                                close_fds=True)
+    if pipe_to is not None:
+        reader = subprocess.Popen(pipe_to, stdin=process.stdout, stdout=secondary, stderr=secondary)
+        process.stdout.close()  # the reader's now
     os.close(secondary)
     output = bytearray()
     deadline = time.monotonic() + timeout
@@ -58,6 +64,8 @@ def run_in_pty(args: list[str], *, timeout: float = 30, columns: int = 140, stdo
                 break
     finally:
         os.close(primary)
+    if pipe_to is not None:
+        reader.wait(timeout=5)
     return process.wait(timeout=5), output.decode("utf-8", "replace")
 
 CONTROL = re.compile(r"\x1b\[([?0-9;]*)([A-Za-z])|\x1b[()][A-Za-z0-9]|\x1b[=>78]|([\r\n\b])|([^\x1b\r\n\b]+)")

@@ -16,7 +16,7 @@ import time
 import gpudb
 import pytest
 import requests
-from conftest import alter, run_cli, sql, submit_json
+from conftest import alter, run_cli, sql, submit_json, wait_for
 
 from kjob.emulator import Emulator
 from kjob.protocol import codec
@@ -88,10 +88,12 @@ def test_a_job_that_ends_before_its_checkpoint_is_not_cancelled():
 
 
 def test_a_read_job_stops_at_its_checkpoint(emulator):
-    created = submit_json(emulator.url, "/execute/sql", sql(30))
+    created = submit_json(emulator.url, "/execute/sql", sql(10))
+    running = wait_for(lambda: (seen := status(emulator.url, created["job_tag"]))["progress"] >= 5 and seen, what="5%")
     result = run_cli(["cancel", created["job_tag"], "--url", emulator.url])
     assert result.exit_code == 0
     assert result.stdout == f"job {created['job_id']} (tag {created['job_tag']}): CANCELLED\n"
+    assert status(emulator.url, created["job_tag"])["progress"] >= running["progress"]  # it stops where it was
 
 
 def progress_while_running(url: str, tag: str) -> list[int]:

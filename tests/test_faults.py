@@ -174,6 +174,19 @@ def test_a_config_file_holding_a_secret_readable_by_others_warns(emulator, tmp_p
     assert b"readable by others" not in run_kjob(["status", "nope"], env={"KJOB_CONFIG": str(config)}).stderr
 
 
+def test_a_password_file_readable_by_others_warns(emulator, tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("pw-in-its-own-file\n")
+    secret.chmod(0o644)
+    config = tmp_path / "kjob.toml"
+    config.write_text(f'default_profile = "p"\n[profiles.p]\nurl = "{emulator.url}"\nuser = "u"\npassword_file = "{secret}"\n')
+    config.chmod(0o644)  # it names the secret but does not hold it
+    result = run_kjob(["status", "nope"], env={"KJOB_CONFIG": str(config)})
+    assert result.stderr.decode().splitlines()[0] == f"kjob: warning: the password file {secret} is readable by others: chmod 600 {secret}"
+    secret.chmod(0o600)
+    assert b"readable by others" not in run_kjob(["status", "nope"], env={"KJOB_CONFIG": str(config)}).stderr
+
+
 SECRET_PASSWORD, SECRET_TOKEN = "s3cret-pw", "tok-123-secret"
 
 

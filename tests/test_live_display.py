@@ -138,6 +138,19 @@ def test_outcome_lines_on_stdout_while_the_bars_are_on_the_terminal(emulator, tm
     assert "━" in output and "already DONE" not in output  # bars on the terminal, outcome lines in the log
 
 
+def test_outcome_lines_through_tee_come_after_the_bars_on_the_same_screen(emulator, tmp_path):
+    done = start(emulator.url, "/alter/table", alter(0))
+    running = start(emulator.url, "/alter/table", alter(1.5, "error", "disk full"))
+    code, output = run_in_pty(["wait", done, running, "--url", emulator.url, "--interval", "0.2"],
+                              pipe_to=["tee", str(tmp_path / "log")], columns=120)
+    assert code == 1
+    screen = [line for line in final_screen(output, 120) if line]
+    logged = (tmp_path / "log").read_text().splitlines()
+    assert len(logged) == 2 and screen[-2:] == logged  # whole, below the summary, not written over by the bars
+    assert logged[0] == f"job {done} /alter/table: already DONE"
+    assert re.fullmatch(rf"job {running} /alter/table: ERROR \(waited \d\.\d s\): disk full", logged[1])
+    assert screen[-3].startswith(f" {running} ")  # the summary table's last row
+
 def test_verbose_traces_go_above_the_bars(emulator):
     tag = start(emulator.url, "/alter/table", alter(1.0))
     code, output = run_in_pty(["wait", tag, "-v", "--url", emulator.url, "--interval", "0.3"])

@@ -4,6 +4,7 @@ reused tag of another endpoint and a status word kjob does not know are never ta
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -30,6 +31,8 @@ def test_an_all_digit_tag_is_printed_as_a_ref_that_names_its_job(emulator):
     assert run_cli(["history", "-n", "1"]).stdout.endswith(f"  4  /alter/table  {emulator.url}  tag:3\n")
     assert run_cli(["list", "--all", "-q", "--url", emulator.url]).stdout.splitlines()[0] == "tag:3"
     assert run_cli(["status", "@last", "--url", emulator.url, "--json"]).stdout.count('"job_id":4,') == 1
+    waited = run_cli(["wait", "@last", "--url", emulator.url, "--progress", "none"])
+    assert re.fullmatch(r"job tag:3 /alter/table: (already DONE|DONE \(waited \d+\.\d s\))\n", waited.stdout), waited.stdout
 
 
 def test_interrupted_wait_names_an_all_digit_tag_as_a_ref(emulator):

@@ -128,7 +128,9 @@ def test_timeout_stops_waiting_and_says_what_still_runs(emulator):
     assert result.exit_code == 4
     assert result.stderr.splitlines()[-2:] == ["kjob: 1 still running, 1 DONE", result.stderr.splitlines()[-1]]
     assert re.fullmatch(rf"kjob: timed out; still running on the server: {slow} \(\d+%\)", result.stderr.splitlines()[-1])
-    assert [json.loads(line)["job_tag"] for line in result.stdout.splitlines()] == [quick]
+    records = [json.loads(line) for line in result.stdout.splitlines()]  # as they ended, then those still running
+    assert [(record["job_tag"], record["job_status"], record["exit_code"]) for record in records] == [
+        (quick, "DONE", 0), (slow, "RUNNING", 4)]
     assert get_job(emulator.url, tag=slow)["job_status"] == "RUNNING"
 
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from kjob.ops.wait import WaitOptions
 
 
-@refs_command("One deadline for the whole wait (seconds, or 90s, 5m, 1h30m); 0 looks once (exit 4).",
+@refs_command("One deadline for the whole wait (seconds, or 90s, 5m, 1h30m); 0 looks once (exit 4 if a job has not ended).",
               extra=(wait_options,))
 def wait(ctx: click.Context, refs: tuple[str, ...], timeout: float | None, as_json: bool, quiet: bool,
          waiting: WaitOptions, cluster: ClusterOptions) -> None:

@@ -84,10 +84,10 @@ class Job:
     def state(self, now: float) -> tuple[str, int]:
         """(job_status, progress) at monotonic time `now`."""
         ends = self.created + self.duration
-        if self.cancel_at is not None and self.cancel_at < ends and now >= self.cancel_at:
-            return "CANCELLED", self._progress(self.cancel_at, FAILING_CEILING)
         # A job that will fail gets only part of the way, as a real one would.
         ceiling = 100 if self.outcome == "DONE" else FAILING_CEILING
+        if self.cancel_at is not None and self.cancel_at < ends and now >= self.cancel_at:
+            return "CANCELLED", self._progress(self.cancel_at, ceiling)  # where it was: progress never goes back
         if now < ends:
             return "RUNNING", self._progress(now, ceiling)
         return self.outcome, ceiling

@@ -14,7 +14,7 @@ def ref_label(job) -> str:
     """The REF as typed, with the tag learnt for a job named by id: `12 (nightly)`."""
     ref = str(job.ref)
     tag = job.state.tag if job.state else None
-    if job.ref.job_id is not None and tag and tag != ref:
+    if job.ref.job_id is not None and tag and ref_text(tag) != ref:
         return f"{ref} ({ref_text(tag)})"  # an all-digit tag as a REF: `41 (tag:3)`
     return ref
 

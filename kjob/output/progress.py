@@ -8,6 +8,8 @@ table stands for the outcome lines. rich is imported only when bars are drawn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import IO, Any
 
 from kjob.config import redact_url
@@ -61,7 +63,7 @@ class WaitDisplay:
         self.summary_path = summary_path
         self.clusters_seen: set[str] = set()
         self._last_retry = ""
-        self._deferred: list[dict] | None = None  # --json records held back while bars share the screen
+        self._deferred: list[Callable[[], None]] | None = None  # stdout's lines, held back while bars are live
         self._outcome_lines = outcomes and not (renderer.as_json or renderer.quiet)
 
     # the follower's listener -------------------------------------------------------------
@@ -71,13 +73,17 @@ class WaitDisplay:
 
     def ended(self, job) -> None:
         if self.renderer.as_json:
-            if self._deferred is not None:
-                self._deferred.append(wait_record(job))
-            else:
-                self.renderer.json_line(wait_record(job))
+            self._write(partial(self.renderer.json_line, wait_record(job)))
         if self._outcome_lines:
-            self.renderer.data(end_line(job))
+            self._write(partial(self.renderer.data, end_line(job)))
         self._show_end(job)
+
+    def _write(self, write: Callable[[], None]) -> None:
+        """Write to stdout now, or once the bars are gone."""
+        if self._deferred is None:
+            write()
+        else:
+            self._deferred.append(write)
 
     def _show_end(self, job) -> None:
         """What kept kjob from a job's outcome, or a bad outcome stdout does not carry, on stderr."""
@@ -118,18 +124,20 @@ class WaitDisplay:
         self._flush_deferred()
 
     def _flush_deferred(self) -> None:
-        for record in self._deferred or []:
-            self.renderer.json_line(record)
+        for write in self._deferred or []:
+            write()
         self._deferred = None
 
     def stop(self, jobs, timed_out: bool) -> None:
-        """End the display: its summary, the jobs still running, and the step summary."""
+        """End the display: its summary, the jobs as they ended, those still running, and the step summary."""
         self._summary(jobs)
-        running = [job for job in jobs if not job.finished]
-        if self._outcome_lines:
-            for job in running:
-                self.renderer.data(end_line(job))
         self._flush_deferred()
+        running = [job for job in jobs if not job.finished]
+        for job in running:  # a record for every job, whatever ended the wait (a script must not lose one)
+            if self.renderer.as_json:
+                self.renderer.json_line(wait_record(job))
+            if self._outcome_lines:
+                self.renderer.data(end_line(job))
         if running and timed_out:
             seen = ", ".join(f"{ref_label(job)} ({job.state.progress}%)" for job in running if job.state)
             # kjob cannot say these run: the server said it did not know them (yet), or said nothing
@@ -189,8 +197,10 @@ class Bars(WaitDisplay):
         self._progress = None
         self._tasks: dict[int, Any] = {}
         self._overall = None
-        if self.renderer.out_terminal.is_terminal:  # stdout shares the screen with the bars
-            self._deferred = []
+        # Lines for stdout wait until the bars are gone: stdout may reach the same screen through a
+        # pipe (`| tee log`), where a line written among the bars garbles them.
+        self._deferred = []
+        if self.renderer.out_terminal.is_terminal:  # the summary table says it on the screen
             self._outcome_lines = False
 
     def seen(self, job, previous: str | None) -> None:
