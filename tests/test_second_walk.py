@@ -93,7 +93,7 @@ def test_fetch_of_a_statement_with_no_result_set_shows_its_count(emulator):
         '"json_encoded_response":"","total_number_of_records":0,"has_more_records":false,"paging_table":"","info":{}}'
     for fmt in ("csv", "table"):
         result = run_cli(["fetch", tag, "--url", emulator.url, "--format", fmt])
-        assert result.exit_code == 0, result.stderr
+        assert (result.exit_code, result.stdout) == (0, ""), result.stderr  # nothing, not an empty line
         assert result.stderr.splitlines() == [
             "kjob: the result has no rows; 1 affected (count_affected; --format json shows the whole response)"]
 

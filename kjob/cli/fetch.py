@@ -34,7 +34,7 @@ FORMATS = ("json", "jsonl", "csv", "table", "response")
               help="A SQL result the server cut: stream every row of the result the server kept (its paging table), "
                    "from its first row, whatever the statement's offset.")
 @click.option("--wait", "then_wait", is_flag=True, help="Wait for the job to end first.")
-@click.option("-q", "--quiet", is_flag=True, help="No messages on stderr but errors; the data is the same.")
+@click.option("-q", "--quiet", is_flag=True, help="No messages on stderr but errors (a partial result is one); the data is the same.")
 @timeout_option()
 @wait_options
 @cluster_options

@@ -72,7 +72,10 @@ def _flat(value: dict | list) -> bool:
 
 
 def write_rows(stream: IO[str], fmt: str, headers: list[str], rows: list[dict[str, Any]], *, pretty: bool, colour: bool) -> None:
-    """SQL rows as json (an array), jsonl (an object a line), csv (with a header row) or a table."""
+    """SQL rows as json (an array), jsonl (an object a line), csv (with a header row) or a table;
+    a statement without a result set (no columns) is nothing in csv or a table, not an empty line."""
+    if not headers and fmt in ("csv", "table"):
+        return None
     if fmt == "json":
         return write_response(stream, rows, pretty=pretty)
     if fmt in RowStream.FORMATS:
