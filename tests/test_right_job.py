@@ -66,7 +66,7 @@ def test_reuse_reports_the_same_job_and_refuses_another_endpoint(emulator):
 
 
 def test_reuse_refuses_a_job_kjob_submitted_with_another_payload(emulator):
-    assert submit(emulator.url, "--tag", "nightly", endpoint="/execute/sql", payload=SQL)[0] == 0
+    assert submit(emulator.url, "--tag", "nightly", "--if-exists", "reuse", endpoint="/execute/sql", payload=SQL)[0] == 0
     same = {"options": {}, **SQL}  # the same request: a default written out, the keys in another order
     again = run_cli(["submit", "/execute/sql", "--tag", "nightly", "--if-exists", "reuse", "--url", emulator.url,
                      "--data", json.dumps(same)])

@@ -31,6 +31,7 @@ DEMO_TABLES = (
     "INSERT OR IGNORE INTO sales VALUES (1, 1, 120.5), (2, 2, 80.0), (3, 1, 42.25), (4, 6, 310.0)",
 )
 
+
 def seeded_rows(table: str, seed: tuple[str, ...] = DEMO_TABLES) -> list[tuple]:
     """The rows `seed` puts in `table`, in id order: the one source of the demo data, for the
     endpoints other than SQL that answer rows too."""

@@ -43,7 +43,7 @@ class Submission:
     data: bytes | FileData  # a file's payload is streamed from disk when it is sent
     data_str: str
     tag: str
-    digest: str | None = None  # of the payload (its defaults filled in), for --if-exists reuse to compare
+    digest: str | None = None  # of the payload (its defaults filled in), kept for --if-exists reuse to compare
 
 
 def check_endpoint(endpoint: str) -> str:
@@ -119,11 +119,13 @@ def prepare(request: SubmitRequest) -> Submission:
             raise BadInput(exc.message) from None
         except ProtocolError as exc:
             raise BadInput(f"payload: {exc.message}") from None
-        # the request with its defaults filled in: a payload that leaves a default out is the same
-        source = payload.to_json_value(schema.conform(value)) if schema is not None else value
+        # Digested (for the tag, for reuse) with its defaults filled in: a payload that leaves a
+        # default out is the same. Only when asked: it costs as much again as the encoding.
+        digested = schema is not None and (tag_from_payload_flag or request.reuse)
+        source = payload.to_json_value(schema.conform(value)) if digested else value
     if tag_from_payload_flag:
         tag = tag_from_payload(endpoint, source, request.tag_key)
-    digest = payload_digest(source) if source is not None else None
+    digest = payload_digest(source) if source is not None and (tag_from_payload_flag or request.reuse) else None
     return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag(), digest)
 
 

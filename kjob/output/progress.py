@@ -1,9 +1,10 @@
 """What `kjob wait` shows while jobs run, chosen once: rich bars, plain lines, or nothing.
 
 Told by the follower (kjob.ops.wait) what happens, a display draws bars or writes lines on
-stderr. Outcomes are data: one line per job on stdout (or --json records). On a terminal with
-bars, stdout shares the screen: JSON records wait until the bars are gone, and the summary
-table stands for the outcome lines. rich is imported only when bars are drawn.
+stderr. Outcomes are data: one line per job on stdout (or --json records), for every job,
+ended or not. While bars are live, stdout's lines wait until they are gone (stdout may reach
+the same screen, directly or through `| tee`); on a terminal the summary table stands for the
+outcome lines. rich is imported only when bars are drawn.
 """
 
 from __future__ import annotations
