@@ -172,7 +172,7 @@ class SubmitUncertain(KjobError):
 
 
 class Interrupted(KjobError):
-    """Ctrl-C: the one place where an interrupt becomes exit 130."""
+    """Ctrl-C, with what it left behind: the one kind of error that becomes exit 130."""
 
     exit_code = ExitStatus.INTERRUPTED
 

@@ -13,7 +13,9 @@ import time
 
 import fault_cases
 import pytest
-from conftest import alter, run_kjob, start
+from conftest import alter, run_kjob, sql, start, submit_json, wait_for
+
+from kjob.emulator import Emulator
 
 ALTER = json.dumps(fault_cases.ALTER)
 
@@ -103,6 +105,24 @@ def test_a_signal_dropped_by_a_finalizer_is_raised_again(raised, caught):
             "    print(type(exc).__name__)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert (result.stdout.decode(), result.stderr.decode()) == (caught + "\n", "")
+
+def test_ctrl_c_after_a_cancel_was_sent_says_so(tmp_path):
+    with Emulator(port=0, record=True) as emulator:
+        created = submit_json(emulator.url, "/execute/sql", sql(30, "INSERT INTO cities VALUES (8, 'Oslo', 5.0)"))
+        tag = created["job_tag"]  # a job that writes: the cancel does not stop it, and kjob looks again for 5 s
+        process = subprocess.Popen([sys.executable, "-m", "kjob", "cancel", tag, "--url", emulator.url],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def looked_after_the_cancel() -> bool:  # kjob is in its looks again: the cancel was answered
+            paths = [path for path, _, _ in emulator.primary.recorded]
+            return "/admin/alter/jobs" in paths and "/get/job" in paths[paths.index("/admin/alter/jobs") + 1:]
+
+        wait_for(looked_after_the_cancel, what="a look after the cancel")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert (process.returncode, out) == (-signal.SIGINT, b"")  # a shell reports 130
+    assert err.decode().splitlines() == [f"kjob: interrupted; the cancel of {tag} was sent, and the job may still be "
+                                         f"stopping (check with: kjob status {tag})"]
 
 def test_ctrl_c_during_fetch_keeps_the_old_file(emulator, tmp_path):
     tag = done_job(emulator, size=20_000)

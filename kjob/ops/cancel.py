@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from kjob.errors import ExitStatus, JobNotFound
+from kjob.errors import ExitStatus, Interrupted, JobNotFound
 from kjob.model import JobRef, JobState, worst
 from kjob.ops.context import App
 
@@ -25,10 +25,17 @@ def cancel_one(app: App, ref: JobRef) -> int:
         app.render.message(f"kjob: {exc.message}", always=True)
         return exc.exit_code
     ref = ref.with_tag(before.tag)
-    server_status = ""
+    server_status, after = "", before
     if not before.finished:
-        server_status, _ = client.cancel_job(ref)
-    after = settle_cancel(app, ref) if not before.finished else before
+        try:
+            server_status, _ = client.cancel_job(ref)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted while the cancel of {ref} was being sent (check with: kjob status {ref})") from None
+        try:
+            after = settle_cancel(app, ref)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted; the cancel of {ref} was sent, and the job may still be stopping "
+                              f"(check with: kjob status {ref})") from None
     app.render.cancelled(after, already_ended=before.finished, server_status=server_status)
     if after.job_status == "RUNNING":
         return ExitStatus.NOT_FINISHED
