@@ -151,6 +151,14 @@ def test_outcome_lines_through_tee_come_after_the_bars_on_the_same_screen(emulat
     assert re.fullmatch(rf"job {running} /alter/table: ERROR \(waited \d\.\d s\): disk full", logged[1])
     assert screen[-3].startswith(f" {running} ")  # the summary table's last row
 
+def test_submit_wait_gives_the_bar_the_room_its_known_tag_leaves(emulator):
+    code, output = run_in_pty(["submit", "/alter/table", "--tag", "sw1", "--wait", "--url", emulator.url, "--data", alter(0.5)],
+                              columns=100)
+    assert code == 0
+    [bar] = [line for line in final_screen(output, 100) if line.startswith("sw1 ")]
+    drawn = re.fullmatch(r"sw1 +/alter/table +DONE +(━+) 100% +\d+\.\d s", bar)
+    assert drawn and len(drawn[1]) >= 30, bar  # not squeezed to leave room for `12 (tag)`: the tag is known
+
 def test_verbose_traces_go_above_the_bars(emulator):
     tag = start(emulator.url, "/alter/table", alter(1.0))
     code, output = run_in_pty(["wait", tag, "-v", "--url", emulator.url, "--interval", "0.3"])

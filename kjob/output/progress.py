@@ -238,8 +238,8 @@ class Bars(WaitDisplay):
         # the bar and the percentage always stay.
         endpoint_width = ENDPOINT_WIDTH if width >= WIDE else 0
         fixed = STATE_WIDTH + 4 + 7 + 7 + 6 + (endpoint_width + 1 if endpoint_width else 0)
-        # A job named by id is shown with its tag once known (`12 (nightly)`): room for it.
-        labels = [len(str(job.ref)) if job.ref.job_id is None else MAX_REF_WIDTH for job in jobs]
+        # A job named by id alone is shown with its tag once known (`12 (nightly)`): room for it.
+        labels = [MAX_REF_WIDTH if job.ref.job_id is not None and not job.ref.tag else len(str(job.ref)) for job in jobs]
         ref_width = max(8, min(max([*labels, len(f"all {len(jobs)} jobs")]), MAX_REF_WIDTH, width - fixed - MIN_BAR - 1,
                                _summary_job_room(width)))
         self._ref_width = ref_width  # the summary shortens a tag as its bar did
