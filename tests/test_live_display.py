@@ -106,10 +106,12 @@ def test_sixty_columns_keep_the_bar_and_percentage_and_shorten_tags_from_the_mid
     screen = [line for line in final_screen(output, 60) if line]
     written = re.split(r"\r\n|\r|\n", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output))
     assert max(len(line) for line in written) <= 60  # every frame fits: nothing wraps
-    for tag in tags:
-        short = f"{tag[:4]}…{tag[-9:]}"  # the unique end of a generated tag stays, the same in the bar and the summary
-        bar = next(found for line in screen if (found := re.fullmatch(rf"{short} DONE {{8}}━{{10}} 100% ({WAITED}) *", line)))
-        assert f" {short} │ DONE   │ {bar.group(1).ljust(6)} │" in screen, screen
+    shorts = [f"{tag[:4]}…{tag[-9:]}" for tag in tags]  # the unique end of a generated tag stays, in the bar and the summary
+    waited = [next(found[1] for line in screen if (found := re.fullmatch(rf"{short} DONE {{8}}━{{10}} 100% ({WAITED}) *", line)))
+              for short in shorts]
+    column = max(len("waited"), *map(len, waited))  # `already` (a loaded machine) widens it
+    for short, time_waited in zip(shorts, waited, strict=True):
+        assert f" {short} │ DONE   │ {time_waited.ljust(column)} │" in screen, screen
     assert any(re.fullmatch(rf"all 2 jobs {{5}}2 ended {{5}}━{{10}} 100% ({WAITED}) *", line) for line in screen), screen
 
 
