@@ -142,7 +142,7 @@ def test_outcome_lines_on_stdout_while_the_bars_are_on_the_terminal(emulator, tm
 
 def test_outcome_lines_through_tee_come_after_the_bars_on_the_same_screen(emulator, tmp_path):
     done = start(emulator.url, "/alter/table", alter(0))
-    running = start(emulator.url, "/alter/table", alter(1.5, "error", "disk full"))
+    running = start(emulator.url, "/alter/table", alter(3, "error", "disk full"))
     code, output = run_in_pty(["wait", done, running, "--url", emulator.url, "--interval", "0.2"],
                               pipe_to=["tee", str(tmp_path / "log")], columns=120)
     assert code == 1
