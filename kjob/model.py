@@ -223,7 +223,7 @@ def tag_from_payload(endpoint: str, payload: Any, key: str = "") -> str:
 
     digest = hashlib.sha256()
     digest.update(endpoint.encode("utf-8") + b"\0" + key.encode("utf-8") + b"\0")
-    digest.update(_payload_bytes(payload))
+    digest.update(canonical_payload(payload))
     return f"kjob-{digest.hexdigest()[:32]}"
 
 
@@ -231,11 +231,11 @@ def payload_digest(payload: Any) -> str:
     """A payload's SHA-256 (hex), as kjob's record keeps it to tell the same job from another."""
     import hashlib
 
-    return hashlib.sha256(_payload_bytes(payload)).hexdigest()
+    return hashlib.sha256(canonical_payload(payload)).hexdigest()
 
 
-def _payload_bytes(payload: Any) -> bytes:
-    """A payload as bytes that do not depend on how it was written (its keys sorted)."""
+def canonical_payload(payload: Any) -> bytes:
+    """A payload as bytes that do not depend on how it was written (its keys sorted); bytes as they are."""
     if isinstance(payload, (bytes, bytearray)):
         return bytes(payload)
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -6,7 +6,6 @@ once, never below.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -80,6 +79,6 @@ def wait_display(app: App, waiting: WaitOptions, *, outcomes: bool = True):
     job's outcome line goes to stdout (not for fetch, whose stdout is the response)."""
     from kjob.output.progress import WaitDisplay, progress_mode
 
-    return WaitDisplay(app.render, progress_mode(waiting.progress, app.render.quiet, sys.stderr),
+    return WaitDisplay(app.render, progress_mode(waiting.progress, app.render.quiet, app.render.err_terminal),
                        log_every=waiting.log_every, summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
                        outcomes=outcomes)

@@ -47,7 +47,6 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
     from kjob.ops.fetch import Destination, check_format
     from kjob.ops.fetch import fetch as fetch_response
     from kjob.ops.wait import wait
-    from kjob.output.terminal import Terminal
 
     check_format(raw, fmt, every)
     output = output_target(output)
@@ -58,6 +57,6 @@ def fetch(ctx: click.Context, ref: str, raw: bool, output: str | None, fmt: str 
         code = wait(app, [job_ref], waiting, wait_display(app, waiting, outcomes=False))
         if code != ExitStatus.OK:
             ctx.exit(code)
-    stdout = Terminal.of(sys.stdout)
+    stdout = app.render.out_terminal
     where = Destination(output, sys.stdout, stdout.is_terminal, stdout.colour)
     fetch_response(app, job_ref, where, raw=raw, fmt=fmt, every=every)

@@ -184,7 +184,10 @@ def refs_argument(command: Callable) -> Callable:
     return click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_refs)(command)
 
 
-def timeout_option(text: str = "Give up after this long in all (exit 4): seconds, or 90s, 5m, 1h30m.") -> Callable:
+TIMEOUT_HELP = "Give up after this long in all (exit 4): seconds, or 90s, 5m, 1h30m."
+
+
+def timeout_option(text: str = TIMEOUT_HELP) -> Callable:
     return click.option("--timeout", type=Duration(), help=text)
 
 
@@ -221,8 +224,7 @@ def complete_endpoints(ctx: click.Context, param: click.Parameter, incomplete: s
     return [path for path in known_endpoints() if path.startswith(incomplete)]
 
 
-def refs_command(timeout_help: str = "Give up after this long in all (exit 4): seconds, or 90s, 5m, 1h30m.",
-                 extra: tuple = ()) -> Callable:
+def refs_command(timeout_help: str = TIMEOUT_HELP, extra: tuple = ()) -> Callable:
     """A command that acts on REF...: the REFs, --timeout, `extra` options, output and cluster options."""
     decorators = [click.command(), refs_argument, timeout_option(timeout_help), *extra,
                   output_options, cluster_options, click.pass_context]

@@ -297,10 +297,7 @@ class Ring:
                 return job.response
             else:
                 record = work.run(job.endpoint, job.request, self.urls(), job.padding, database=self.database)
-            if not encodings.named(job.request_encoding).avro:
-                job.response = (b"", encodings.json_bytes(schema.to_json_value(record), ascii_only=True).decode("ascii"))
-            else:
-                job.response = (schema.encode(record), "")
+            job.response = encodings.named(job.request_encoding).answers.answer_data(schema, record)
         return job.response
 
     def cancel(self, cluster_index: int, request: dict) -> dict:

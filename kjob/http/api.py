@@ -52,12 +52,9 @@ class Client:
         self.exchange = Exchange(settings, self.session, self.reports)
         self.ring = Ring(self.exchange, self.reports)
 
-    def close(self) -> None:
-        self.session.close()
-
-    def post(self, cluster: str, endpoint: str, record: dict, timeout: float | None = None) -> dict:
+    def post(self, cluster: str, endpoint: str, record: dict) -> dict:
         """Send one request to one cluster and return the endpoint's response record."""
-        return self.exchange.post(cluster, endpoint, record, timeout)
+        return self.exchange.post(cluster, endpoint, record)
 
     def call(self, endpoint: str, record: dict) -> tuple[dict, str]:
         """Call an idempotent endpoint with the same record on whichever cluster answers."""

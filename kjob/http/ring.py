@@ -47,13 +47,13 @@ class Ring:
         self._discovered = not self.settings.discover
         self._discovery = threading.Lock()
 
-    def across(self, endpoint: str, attempt: Callable[[str], Any], rounds: int | None = None) -> tuple[Any, str]:
+    def across(self, endpoint: str, attempt: Callable[[str], Any]) -> tuple[Any, str]:
         """Run `attempt(cluster)` on the current cluster, failing over and retrying as needed."""
         with self._discovery:  # once, whichever poll thread comes first
             if not self._discovered:
                 self._discovered = True
                 self.discover()
-        rounds = max(1, rounds or self.settings.retries)
+        rounds = max(1, self.settings.retries)
         deadline = self.settings.deadline
         reasons: dict[str, str] = {}
         failed_clusters: dict[str, str] = {}  # those that failed, not those skipped
@@ -145,7 +145,7 @@ class Ring:
             self.reports.trace(f"{cluster}: {'running' if running else 'not running'}{', draining' if draining else ''}")
         return running and not draining
 
-    def discover(self) -> list[str]:
+    def discover(self) -> None:
         """Add the ring's other clusters (conf.ha_ring_head_nodes_full) after the explicit ones.
 
         Asks the first cluster that answers; a ring that cannot be discovered is no error.
@@ -156,7 +156,7 @@ class Ring:
             except (ClusterFailed, ServerRefused):
                 continue
             if properties.get("conf.enable_ha", "").lower() != "true":
-                return []
+                return
             added = []
             for members in properties.get("conf.ha_ring_head_nodes_full", "").split(";"):
                 head = members.split(",")[0].strip().rstrip("/")
@@ -165,5 +165,4 @@ class Ring:
                     added.append(head)
             if added and self.reports.trace:
                 self.reports.trace(f"discovered ring members: {', '.join(added)}")
-            return added
-        return []
+            return

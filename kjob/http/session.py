@@ -221,11 +221,6 @@ class Session:
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return headers
 
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-
 
 class FileData(NamedTuple):
     """A payload that stays in its file until it is sent."""

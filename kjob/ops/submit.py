@@ -13,7 +13,7 @@ from typing import Any
 from kjob import inputs
 from kjob.errors import BadInput, ProtocolError, TagTaken
 from kjob.http.session import FileData
-from kjob.model import Created, check_tag, new_tag, payload_digest, tag_from_payload
+from kjob.model import Created, canonical_payload, check_tag, new_tag, payload_digest, tag_from_payload
 from kjob.ops.context import App
 from kjob.protocol import encodings, payload
 
@@ -88,7 +88,8 @@ def submit(app: App, request: SubmitRequest) -> Created:
     job = prepare(request)
     created = app.client().create_job(job.endpoint, job.request_encoding, job.data, job.data_str, job.tag,
                                       reuse=request.reuse)
-    check_reuse(created, job.endpoint, app.history.payload_of(created.job_tag, job.endpoint), job.digest)
+    recorded = app.history.payload_of(created.job_tag, job.endpoint) if created.existed else None  # read only for a reuse
+    check_reuse(created, job.endpoint, recorded, job.digest)
     if not (created.existed and app.history.tag_of(created.job_id, created.cluster) == created.job_tag):
         app.remember(created, job.digest)  # a reused job kjob already recorded stays one entry
     return created
@@ -123,9 +124,12 @@ def prepare(request: SubmitRequest) -> Submission:
         # default out is the same. Only when asked: it costs as much again as the encoding.
         digested = schema is not None and (tag_from_payload_flag or request.reuse)
         source = payload.to_json_value(schema.conform(value)) if digested else value
-    if tag_from_payload_flag:
-        tag = tag_from_payload(endpoint, source, request.tag_key)
-    digest = payload_digest(source) if source is not None and (tag_from_payload_flag or request.reuse) else None
+    digest = None
+    if tag_from_payload_flag or request.reuse:
+        canonical = canonical_payload(source)  # serialised once, for the tag and the digest
+        digest = payload_digest(canonical)
+        if tag_from_payload_flag:
+            tag = tag_from_payload(endpoint, canonical, request.tag_key)
     return Submission(endpoint, encoding, data_bytes, data_str, tag or new_tag(), digest)
 
 
@@ -177,7 +181,7 @@ def avro_payload(path: str, encoding: str, *, digest: bool) -> tuple[bytes | Fil
         raise BadInput(f"--avro: {'stdin' if path == '-' else path} is empty")
     import hashlib
 
-    return encodings.named(encoding).compress_view(raw), hashlib.sha256(raw).digest()
+    return encodings.named(encoding).compress_view(raw), hashlib.sha256(raw).digest() if digest else None
 
 
 def _file_digest(path: str) -> bytes:

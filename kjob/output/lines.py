@@ -55,6 +55,11 @@ def failover_text(cluster: str, reason: str) -> str:
     return f"kjob: {reason}; going on with {redact_url(cluster)}"
 
 
+def tried_text(reasons: dict[str, str]) -> str:
+    """The clusters tried and why each failed, for a retry's line."""
+    return "; ".join(f"{redact_url(cluster)}: {reason}" for cluster, reason in reasons.items())
+
+
 class Renderer:
     """Output for one command run: data on stdout, everything else on stderr.
 
@@ -102,8 +107,7 @@ class Renderer:
         self.message(failover_text(cluster, reason))
 
     def retry(self, pause: float, reasons: dict[str, str]) -> None:
-        tried = "; ".join(f"{redact_url(cluster)}: {reason}" for cluster, reason in reasons.items())
-        self.message(f"kjob: no cluster answered ({tried}); trying again in {pause:.1f} s")
+        self.message(f"kjob: no cluster answered ({tried_text(reasons)}); trying again in {pause:.1f} s")
 
     # --- stdout ----------------------------------------------------------------------------
 

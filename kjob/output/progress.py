@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import IO, Any
+from typing import Any
 
-from kjob.config import redact_url
 from kjob.errors import ExitStatus
 from kjob.model import wait_record
-from kjob.output.lines import Renderer, failover_text
+from kjob.output.lines import Renderer, failover_text, tried_text
 from kjob.output.outcomes import end_line, outcome_text, problem_text, ref_label, table_status, waited
 from kjob.output.summary import write_step_summary
 from kjob.output.terminal import STATUS_COLOURS, Terminal
@@ -30,12 +29,12 @@ MAX_REF_WIDTH = 40
 MIN_BAR = 10
 
 
-def progress_mode(requested: str, quiet: bool, stream: IO[str]) -> type[WaitDisplay]:
+def progress_mode(requested: str, quiet: bool, stderr: Terminal) -> type[WaitDisplay]:
     """The display for --progress: bars only on a terminal that can draw them (auto), none with -q."""
     if quiet:
         return NoProgress
     if requested == "auto":
-        requested = "rich" if Terminal.of(stream).can_draw else "plain"
+        requested = "rich" if stderr.can_draw else "plain"
     return DISPLAYS[requested]
 
 
@@ -102,7 +101,7 @@ class WaitDisplay:
 
     def retry(self, pause: float, reasons: dict[str, str]) -> None:
         """No cluster answered: said once per set of reasons, not once per poll of every job."""
-        tried = "; ".join(f"{redact_url(cluster)}: {reason}" for cluster, reason in reasons.items())
+        tried = tried_text(reasons)
         if tried != self._last_retry:
             self._last_retry = tried
             self._note(f"kjob: no cluster answered ({tried}); trying again")

@@ -12,7 +12,6 @@ its object here, never decided by comparing the name.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kjob.errors import ProtocolError
@@ -26,6 +25,8 @@ def json_bytes(value: Any, *, ascii_only: bool = False) -> bytes:
     0x80-0xFF of a `bytes` field into a six-character escape. Responses (the emulator's) are
     `ascii_only`, escaped as Kinetica's are: the official client reads them as latin-1.
     """
+    import json  # here, not at the top: `kjob --help` reads this module's names only
+
     try:
         return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -34,6 +35,8 @@ def json_bytes(value: Any, *, ascii_only: bool = False) -> bytes:
 
 def parse_json(text: str | bytes, what: str) -> Any:
     """json.loads with a ProtocolError that says what was being read and where it broke."""
+    import json
+
     try:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer of over 4300 digits
@@ -179,6 +182,8 @@ class Json(Encoding):
         return schema.from_json_value(value)
 
     def answer_data(self, schema, record: dict) -> tuple[bytes, str]:
+        import json
+
         return b"", json.dumps(schema.to_json_value(record))
 
     def encode_payload(self, schema, value: Any) -> tuple[bytes, str]:
@@ -186,6 +191,8 @@ class Json(Encoding):
             from kjob.protocol.payload import to_json_value  # payload imports this module
 
             value = to_json_value(schema.conform(value))
+        import json
+
         return b"", json.dumps(value, ensure_ascii=False)
 
     def decode_payload(self, schema, data: bytes, data_str: str) -> Any:
