@@ -158,25 +158,31 @@ def column_type(values: list[Any]) -> tuple[Any, str, type]:
 
 
 def encode_columns(names: list[str], rows: list[tuple], encoding: str) -> dict:
-    """The column-oriented result of rows: its schema and its binary or JSON encoding."""
-    columns: dict[str, Any] = {}
-    fields, datatypes = [], []
+    """The column-oriented result of rows, each column's type found from its values."""
+    avro_types, datatypes, columns = [], [], []
     for index in range(len(names)):
         values = [row[index] for row in rows]
         avro_type, datatype, kind = column_type(values)
-        columns[f"column_{index + 1}"] = [value if value is None or isinstance(value, kind) else kind(value) for value in values]
-        fields.append({"name": f"column_{index + 1}", "type": {"type": "array", "items": avro_type}})
+        avro_types.append(avro_type)
         datatypes.append(datatype)
-    columns["column_headers"] = list(names)
-    columns["column_datatypes"] = datatypes
+        columns.append([value if value is None or isinstance(value, kind) else kind(value) for value in values])
+    return encoded_columns(names, avro_types, datatypes, columns, encoding)
+
+
+def encoded_columns(names: list[str], avro_types: list[Any], datatypes: list[str], columns: list[list], encoding: str) -> dict:
+    """Columns as Kinetica's column-oriented result (`column_1`..., `column_headers`,
+    `column_datatypes`): its schema in response_schema_str, the record in Avro binary or JSON."""
+    record: dict[str, Any] = {f"column_{index + 1}": values for index, values in enumerate(columns)}
+    record["column_headers"] = list(names)
+    record["column_datatypes"] = list(datatypes)
     schema = {"type": "record", "name": "generic_response", "fields": [
-        *fields,
+        *({"name": f"column_{index + 1}", "type": {"type": "array", "items": avro_type}} for index, avro_type in enumerate(avro_types)),
         {"name": "column_headers", "type": {"type": "array", "items": "string"}},
         {"name": "column_datatypes", "type": {"type": "array", "items": "string"}},
     ]}
     encoded = {"response_schema_str": json.dumps(schema), "binary_encoded_response": b"", "json_encoded_response": ""}
     if not encodings.answered_in(encoding).avro:  # bytes as Avro's JSON form has them: one character per byte
-        encoded["json_encoded_response"] = json.dumps(columns, default=lambda value: value.decode("latin-1"))
+        encoded["json_encoded_response"] = json.dumps(record, default=lambda value: value.decode("latin-1"))
     else:
-        encoded["binary_encoded_response"] = payload.Schema(schema).encode(columns)
+        encoded["binary_encoded_response"] = payload.Schema(schema).encode(record)
     return encoded

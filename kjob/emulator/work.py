@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kjob.emulator import sql
-from kjob.protocol import encodings, payload, records, schemas
+from kjob.protocol import payload, records, schemas
 
 VERSION = "7.2.3.13"
 
@@ -41,28 +41,11 @@ def system_status(draining: bool = False) -> dict:
 
 
 def column_result(columns: list[tuple[str, Any, str]], rows: list[tuple], encoding: str) -> dict:
-    """The fields of a dynamic-schema response (/execute/sql, /aggregate/groupby...) that carry
-    `rows`: Kinetica's column-oriented record (`column_1`..., `column_headers`,
-    `column_datatypes`), its schema in response_schema_str, Avro binary or JSON."""
-    dynamic = {
-        "type": "record",
-        "name": "generic_response",
-        "fields": [{"name": f"column_{i + 1}", "type": {"type": "array", "items": avro_type}} for i, (_, avro_type, _) in enumerate(columns)]
-        + [
-            {"name": "column_headers", "type": {"type": "array", "items": "string"}},
-            {"name": "column_datatypes", "type": {"type": "array", "items": "string"}},
-        ],
-    }
-    record: dict[str, Any] = {f"column_{i + 1}": [row[i] for row in rows] for i in range(len(columns))}
-    record["column_headers"] = [name for name, _, _ in columns]
-    record["column_datatypes"] = [kind for _, _, kind in columns]
-    result = {"response_schema_str": json.dumps(dynamic), "binary_encoded_response": b"", "json_encoded_response": "",
-              "total_number_of_records": len(rows), "has_more_records": False}
-    if not encodings.answered_in(encoding).avro:
-        result["json_encoded_response"] = json.dumps(record)
-    else:
-        result["binary_encoded_response"] = payload.Schema(dynamic).encode(record)
-    return result
+    """The fields of a dynamic-schema response (/aggregate/groupby...) that carry `rows`, the
+    columns' types as given: (name, Avro type, Kinetica's name for it)."""
+    result = sql.encoded_columns([name for name, _, _ in columns], [avro_type for _, avro_type, _ in columns],
+                                 [kind for _, _, kind in columns], [[row[i] for row in rows] for i in range(len(columns))], encoding)
+    return {**result, "total_number_of_records": len(rows), "has_more_records": False}
 
 
 def rows_for(request: dict) -> tuple[list[tuple[str, Any, str]], list[tuple]]:

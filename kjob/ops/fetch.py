@@ -105,19 +105,23 @@ def fetch(app: App, ref: JobRef, where: Destination, *, raw: bool, fmt: str | No
     """Get a DONE job's response and write it as asked (anything else raises its error)."""
     if raw and where.output is not None:
         with atomic_output(where.output) as handle:
-            state = finished_job(app, ref, FileSink(handle))
-            if not encodings.answered_in(state.response_encoding).avro:
-                handle.write(state.job_response_str.encode("utf-8"))
+            write_raw(app, ref, FileSink(handle), handle)
         return
     if raw:
-        state = finished_job(app, ref, StdoutSink(where))
-        if not encodings.answered_in(state.response_encoding).avro:
-            where.stdout.buffer.write(state.job_response_str.encode("utf-8"))
+        write_raw(app, ref, StdoutSink(where), where.stdout.buffer)
         where.stdout.buffer.flush()
         return
     sink = BufferSink()
     state = finished_job(app, ref, sink)
     write_decoded(state, sink, where, fmt, app if every else None, note=app.render.message)
+
+
+def write_raw(app: App, ref: JobRef, sink, handle) -> None:
+    """--raw: the response's bytes as the server sent them; an Avro one streams into `sink`, a
+    JSON one (`job_response_str`) is written to `handle` once the job is read."""
+    state = finished_job(app, ref, sink)
+    if not encodings.answered_in(state.response_encoding).avro:
+        handle.write(state.job_response_str.encode("utf-8"))
 
 
 def finished_job(app: App, ref: JobRef, sink=None) -> JobState:
